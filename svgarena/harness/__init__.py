@@ -1,0 +1,1 @@
+"""svgarena.harness"""
