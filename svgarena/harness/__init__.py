@@ -1,1 +1,25 @@
-"""svgarena.harness"""
+"""How a run happens: config, runner, run store, resume, reports."""
+
+from svgarena.harness._artifacts import ArtifactStore
+from svgarena.harness._config import RunConfig, new_run_id
+from svgarena.harness._meta import run_metadata
+from svgarena.harness._report import collect, load_results, tables, usage_table
+from svgarena.harness._runner import DEFAULT_MODELS, Progress, RunSummary, execute
+from svgarena.harness._store import RunStore, TrajectoryKey
+
+__all__ = [
+    "ArtifactStore",
+    "DEFAULT_MODELS",
+    "Progress",
+    "RunConfig",
+    "RunStore",
+    "RunSummary",
+    "TrajectoryKey",
+    "collect",
+    "execute",
+    "load_results",
+    "new_run_id",
+    "run_metadata",
+    "tables",
+    "usage_table",
+]

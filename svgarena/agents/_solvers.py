@@ -1,0 +1,121 @@
+"""Solvers: strategies that turn one Sample into a Trajectory using a Model.
+
+Solvers are registered by name with ``@solver``; the harness looks them up with
+``get_solver``. ``direct`` makes one call; render-and-refine solvers plug in the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from svgarena.agents._trajectory import Attempt, Trajectory
+from svgarena.agents._types import Model
+from svgarena.outcome import Outcome
+from svgarena.sandboxes._types import Renderer, RenderResult, RenderSpec
+from svgarena.tasks import AnswerKind, Sample, Task
+
+
+class AnimationCapture(Protocol):
+    """Captures frames of an animated SVG at given times (the browser renderer)."""
+
+    async def capture(self, svg: str, times: list[float], size: int = 448) -> RenderResult: ...
+
+
+@dataclass
+class SolverContext:
+    """What a solver may use besides the model: renderers, extraction rules, a per-attempt hook."""
+
+    renderer: Renderer
+    animation: Callable[[], Awaitable[AnimationCapture]] | None = None  # started on first use
+    spec: RenderSpec = field(default_factory=RenderSpec)
+    extract_rule: str = "official"
+    choice_rule: str = "first-letter"
+    video_frames: int = 8
+    animation_times: tuple[float, ...] = ()
+    on_attempt: Callable[[Attempt], None] | None = None  # the store writes each attempt as it happens
+
+
+SolverFn = Callable[[Sample, Task, Model, SolverContext], Awaitable[Trajectory]]
+_SOLVERS: dict[str, SolverFn] = {}
+
+
+def solver(name: str) -> Callable[[SolverFn], SolverFn]:
+    """Register a solver under ``name``."""
+
+    def register(fn: SolverFn) -> SolverFn:
+        _SOLVERS[name] = fn
+        return fn
+
+    return register
+
+
+def get_solver(name: str) -> SolverFn:
+    try:
+        return _SOLVERS[name]
+    except KeyError:
+        raise ValueError(f"unknown solver {name!r}; available: {', '.join(sorted(_SOLVERS))}") from None
+
+
+def solver_names() -> list[str]:
+    return sorted(_SOLVERS)
+
+
+@solver("direct")
+async def direct(sample: Sample, task: Task, model: Model, ctx: SolverContext) -> Trajectory:
+    """One call, one answer: SArena's published protocol."""
+    traj = Trajectory(sample_id=sample.id, task=task.id, model=model.name, solver="direct")
+    attempt = await attempt_once(sample, task, model, ctx, round_no=0)
+    traj.attempts.append(attempt)
+    if ctx.on_attempt:
+        ctx.on_attempt(attempt)
+    traj.stop_reason = "single call"
+    return traj
+
+
+async def attempt_once(sample: Sample, task: Task, model: Model, ctx: SolverContext, round_no: int,
+                       messages: list[dict[str, Any]] | None = None) -> Attempt:
+    """Ask once, extract the answer, render it; every failure becomes a typed Outcome."""
+    from svgarena.agents._extract import extract_svg, parse_choice
+    from svgarena.agents._messages import build_messages
+
+    reason = model.supports(task)
+    if reason:
+        return Attempt(round=round_no, outcome=Outcome.MODEL_ERROR, reason=reason)
+    if messages is None:
+        try:
+            messages = build_messages(sample, task, video_frames=ctx.video_frames)
+        except (OSError, ValueError) as exc:
+            return Attempt(round=round_no, outcome=Outcome.MODEL_ERROR,
+                           reason=f"could not prepare the input: {type(exc).__name__}: {exc}")
+    reply = await model.respond(sample, messages)
+    attempt = Attempt(round=round_no, outcome=Outcome.OK, reply=reply.text, usage=reply.usage,
+                      retries=reply.retries, messages=messages)
+    if reply.error:
+        attempt.outcome, attempt.reason = Outcome.MODEL_ERROR, reply.error
+        return attempt
+    if task.answer is AnswerKind.CHOICE:
+        choice = parse_choice(reply.text, rule=ctx.choice_rule)
+        attempt.rule, attempt.answer = choice.rule, choice.letter
+        if choice.letter is None:
+            attempt.outcome, attempt.reason = Outcome.NO_SVG, "no choice letter A-D in the reply"
+        return attempt
+    extraction = extract_svg(reply.text, rule=ctx.extract_rule)
+    attempt.rule, attempt.answer = extraction.rule, extraction.svg
+    if extraction.svg is None:
+        attempt.outcome, attempt.reason = Outcome.NO_SVG, "no <svg>...</svg> in the reply"
+        return attempt
+    if task.answer is AnswerKind.ANIMATED_SVG:
+        if ctx.animation is None:
+            attempt.outcome, attempt.reason = Outcome.RENDER_ERROR, "no animation renderer configured"
+            return attempt
+        capturer = await ctx.animation()
+        result = await capturer.capture(extraction.svg, list(ctx.animation_times), size=ctx.spec.width)
+        attempt.frames = result.meta.get("frames") if result.ok else None
+    else:
+        result = await ctx.renderer.render(extraction.svg, ctx.spec)
+        attempt.image = result.image if result.ok else None
+    attempt.outcome, attempt.reason = result.outcome, result.reason
+    attempt.renderer, attempt.render_seconds = result.renderer, result.seconds
+    return attempt

@@ -1,0 +1,52 @@
+"""Attempt and Trajectory: what a solver produces for one (sample, model, solver, epoch)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from svgarena.agents._types import Usage
+from svgarena.outcome import Outcome
+
+
+@dataclass
+class Attempt:
+    """One round: what was sent, what came back, what was extracted, and how it rendered."""
+
+    round: int
+    outcome: Outcome
+    reply: str = ""
+    answer: str | None = None  # extracted SVG, or the choice letter
+    rule: str = ""  # extraction / parsing rule used
+    reason: str = ""  # why it failed, in one sentence
+    usage: Usage = field(default_factory=Usage)
+    retries: int = 0
+    renderer: str = ""
+    render_seconds: float = 0.0
+    feedback: str = ""  # what the solver told the model next (refine solvers)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    image: np.ndarray | None = field(default=None, repr=False)  # render of a static answer
+    frames: np.ndarray | None = field(default=None, repr=False)  # (N,H,W,3) frames of an animated answer
+
+
+@dataclass
+class Trajectory:
+    """The attempts of one sample, the final answer and why the solver stopped."""
+
+    sample_id: str
+    task: str
+    model: str
+    solver: str
+    epoch: int = 0
+    attempts: list[Attempt] = field(default_factory=list)
+    stop_reason: str = ""
+
+    @property
+    def final(self) -> Attempt | None:
+        return self.attempts[-1] if self.attempts else None
+
+    @property
+    def outcome(self) -> Outcome:
+        return self.final.outcome if self.final else Outcome.MODEL_ERROR

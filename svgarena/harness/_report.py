@@ -1,0 +1,202 @@
+"""Results from the store alone: aggregation into both scoring views, tables and JSON.
+
+The SArena view averages every sample (failed ones scored as pure-black substitutes, as the
+published protocol does); the success-only view averages samples with a successful output.
+Reports never recompute a score: they read what the runner (or ``svgarena score``) stored.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from svgarena.harness._store import RunStore
+from svgarena.outcome import Outcome
+from svgarena.tasks import TASKS
+
+# Display names and how to format each metric.
+METRIC_LABELS: dict[str, tuple[str, str]] = {
+    "accuracy": ("Acc", "{:.1f}"),
+    "dino": ("DINO", "{:.3f}"),
+    "ssim": ("SSIM", "{:.3f}"),
+    "lpips": ("LPIPS", "{:.3f}"),
+    "psnr": ("PSNR", "{:.2f}"),
+    "fid": ("FID", "{:.2f}"),
+    "fid_c": ("FID-C", "{:.2f}"),
+    "clip_t2i": ("CLIP-T2I", "{:.2f}"),
+    "clip_i2i": ("CLIP-I2I", "{:.2f}"),
+    "fvd": ("FVD", "{:.2f}"),
+    "viclip_t2v": ("ViCLIP-T2V", "{:.2f}"),
+    "viclip_v2v": ("ViCLIP-V2V", "{:.2f}"),
+    "dino_video": ("DINO", "{:.3f}"),
+    "ssim_video": ("SSIM", "{:.3f}"),
+    "lpips_video": ("LPIPS", "{:.3f}"),
+    "psnr_video": ("PSNR", "{:.2f}"),
+    "token_length": ("Tokens", "{:.0f}"),
+}
+
+
+def _mean(values: list[float]) -> float | None:
+    vals = [v for v in values if v is not None and not math.isnan(v)]
+    return sum(vals) / len(vals) if vals else None
+
+
+def collect(store: RunStore) -> dict[str, Any]:
+    """Machine-readable results of a run: one entry per (task, model, solver)."""
+    info = store.run_info()
+    groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+
+    def group(task: str, model: str, solver: str) -> dict[str, Any]:
+        key = (task, model, solver)
+        if key not in groups:
+            groups[key] = {"task": task, "model": model, "solver": solver, "n": 0, "n_ok": 0,
+                           "failures": defaultdict(int), "_values": defaultdict(list),
+                           "_ok_values": defaultdict(list), "_subjects": defaultdict(list),
+                           "_errors": defaultdict(int),
+                           "usage": {"input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0,
+                                     "latency_s": 0.0, "calls": 0, "retries": 0}}
+        return groups[key]
+
+    for row in store.trajectories():
+        g = group(row["task"], row["model"], row["solver"])
+        g["n"] += 1
+        if row["outcome"] == Outcome.OK.value:
+            g["n_ok"] += 1
+        else:
+            g["failures"][row["outcome"]] += 1
+    for row in store.scores():
+        g = group(row["task"], row["model"], row["solver"])
+        if row["value"] is None:
+            if row["error"]:
+                g["_errors"][row["metric"]] += 1
+            continue
+        g["_values"][row["metric"]].append(row["value"])
+        if row["ok"]:
+            g["_ok_values"][row["metric"]].append(row["value"])
+        if row["metric"] == "accuracy" and row["subject"]:
+            g["_subjects"][row["subject"]].append(row["value"])
+    for row in store.attempts():
+        g = group(row["task"], row["model"], row["solver"])
+        u = g["usage"]
+        u["calls"] += 1
+        for k in ("input_tokens", "output_tokens", "retries"):
+            u[k] += row[k] or 0
+        u["cost_usd"] += row["cost_usd"] or 0.0
+        u["latency_s"] += row["latency_s"] or 0.0
+
+    results = []
+    for (task, model, solver), g in groups.items():
+        spec = TASKS.get(task)
+        metrics: dict[str, Any] = {}
+        for name in (spec.metrics if spec else sorted(g["_values"])):
+            vals, ok_vals = g["_values"].get(name, []), g["_ok_values"].get(name, [])
+            computed = bool(vals) or name in g["_errors"]
+            metrics[name] = {
+                "sarena": _mean(vals), "ok_only": _mean(ok_vals), "n": len(vals), "n_ok": len(ok_vals),
+                "computed": computed, "errors": g["_errors"].get(name, 0),
+            }
+        entry = {
+            "task": task, "model": model, "solver": solver, "n": g["n"], "n_ok": g["n_ok"],
+            "success_rate": 100.0 * g["n_ok"] / g["n"] if g["n"] else None,
+            "failures": dict(g["failures"]), "metrics": metrics, "usage": g["usage"],
+        }
+        if g["_subjects"]:
+            entry["accuracy_by_subject"] = {s: _mean(v) for s, v in sorted(g["_subjects"].items())}
+        results.append(entry)
+    order = {t: i for i, t in enumerate(TASKS)}
+    results.sort(key=lambda r: (order.get(r["task"], len(order)), r["task"], r["model"], r["solver"]))
+    return {
+        "run_id": info["run_id"], "status": info["status"], "config": info["config"], "meta": info["meta"],
+        "tokenizer": info["meta"].get("tokenizer"), "results": results, "notes": store.notes(),
+    }
+
+
+def load_results(run: str | Path, out: str | Path = "runs") -> dict[str, Any]:
+    """Results of a run given its id (under ``out``) or its folder or its run.sqlite."""
+    path = Path(run)
+    if path.is_dir():
+        path = path / "run.sqlite"
+    elif not path.exists():
+        path = Path(out) / str(run) / "run.sqlite"
+    if not path.is_file():
+        raise FileNotFoundError(f"{run}: no such run (looked for {path})")
+    store = RunStore.open_existing(path)
+    try:
+        return collect(store)
+    finally:
+        store.close()
+
+
+def _fmt(name: str, value: float | None) -> str:
+    if value is None:
+        return "-"
+    return METRIC_LABELS.get(name, (name, "{:.3f}"))[1].format(value)
+
+
+def tables(results: dict[str, Any]) -> list[Any]:
+    """Rich tables, one per family of tasks sharing the same metrics. Cells read
+    ``SArena view (successful only)``; metrics not computed in this run show ``n/c``."""
+    from rich.table import Table
+
+    families: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for r in results["results"]:
+        families[tuple(r["metrics"])].append(r)
+    tokenizer = results.get("tokenizer") or "unknown"
+    out = []
+    for metrics, rows in families.items():
+        subjects = sorted({s for r in rows for s in r.get("accuracy_by_subject", {})})
+        title = ", ".join(dict.fromkeys(TASKS[r["task"]].kind if r["task"] in TASKS else r["task"] for r in rows))
+        table = Table(title=title, title_justify="left", header_style="bold")
+        table.add_column("task")
+        table.add_column("model")
+        table.add_column("SR %", justify="right")
+        for m in metrics:
+            label = METRIC_LABELS.get(m, (m, ""))[0]
+            if m == "token_length":
+                label = f"Tokens ({tokenizer})"
+            table.add_column(label, justify="right")
+        for s in subjects:
+            table.add_column(s, justify="right")
+        table.add_column("failures")
+        for r in rows:
+            cells = [r["task"], r["model"] if r["solver"] == "direct" else f"{r['model']} [{r['solver']}]",
+                     _fmt("accuracy", r["success_rate"])]
+            for m in metrics:
+                v = r["metrics"][m]
+                if not v["computed"]:
+                    cells.append("[dim]n/c[/dim]")
+                elif m == "token_length":  # counted over valid predictions only
+                    cells.append(_fmt(m, v["ok_only"]))
+                elif m == "accuracy":
+                    cells.append(_fmt(m, v["sarena"]))
+                else:
+                    cells.append(f"{_fmt(m, v['sarena'])} ({_fmt(m, v['ok_only'])})")
+            for s in subjects:
+                cells.append(_fmt("accuracy", r.get("accuracy_by_subject", {}).get(s)))
+            cells.append(", ".join(f"{k} {v}" for k, v in sorted(r["failures"].items())) or "-")
+            table.add_row(*cells)
+        table.caption = ("cells: SArena view, failed samples scored as black (successful samples only); "
+                         "SR = success rate; n/c = not computed in this run")
+        out.append(table)
+    return out
+
+
+def usage_table(results: dict[str, Any]) -> Any:
+    """Calls, tokens and cost per model."""
+    from rich.table import Table
+
+    per_model: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for r in results["results"]:
+        for k, v in r["usage"].items():
+            per_model[r["model"]][k] += v
+    table = Table(title="usage per model", title_justify="left", header_style="bold")
+    for col in ("model", "calls", "retries", "input tok", "output tok", "cost $", "mean latency s"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for model, u in sorted(per_model.items()):
+        calls = int(u["calls"])
+        table.add_row(model, str(calls), str(int(u["retries"])), str(int(u["input_tokens"])),
+                      str(int(u["output_tokens"])), f"{u['cost_usd']:.4f}",
+                      f"{u['latency_s'] / calls:.3f}" if calls else "-")
+    return table
