@@ -1,0 +1,118 @@
+"""Build the chat messages a model sees for one sample (OpenAI chat format).
+
+The official SArena inference sends one user message: the prompt text, then the input image as
+a base64 data URL. svgarena does the same but labels the image with its true MIME type, and for
+video input sends evenly spaced frames as PNG images, each introduced by its timestamp.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import mimetypes
+from pathlib import Path
+from typing import Any
+
+from svgarena.tasks import Sample, Task
+
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
+_IMAGE_MIMES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+
+
+def image_mime(data: bytes, name: str = "") -> str:
+    """The MIME type of image bytes, from their signature, else from the file name's extension."""
+    for magic, mime in _MAGIC:
+        if data.startswith(magic):
+            return mime
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    guess = mimetypes.guess_type(name)[0] if name else None
+    if guess in _IMAGE_MIMES:
+        return guess
+    raise ValueError(f"{name or 'image data'} is not a PNG, JPEG, WebP or GIF image; convert it to PNG.")
+
+
+def data_url(path: str | Path) -> str:
+    """``data:<mime>;base64,...`` for an image file, with the MIME type its content shows."""
+    p = Path(path)
+    data = p.read_bytes()
+    return bytes_data_url(data, image_mime(data, p.name))
+
+
+def bytes_data_url(data: bytes, mime: str) -> str:
+    """``data:<mime>;base64,...`` for bytes already in memory."""
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _image_part(url: str) -> dict[str, Any]:
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
+def _text_part(text: str) -> dict[str, Any]:
+    return {"type": "text", "text": text}
+
+
+def sample_frames(video: str | Path, count: int = 8) -> list[tuple[float, bytes]]:
+    """``count`` frames at ``numpy.linspace(0, N-1, count)`` (rounded, deduplicated) as (seconds, PNG bytes).
+
+    Decoded with the ffmpeg binary bundled by ``imageio-ffmpeg``, so no system ffmpeg is needed.
+    """
+    import imageio_ffmpeg
+    import numpy as np
+    from PIL import Image
+
+    path = str(video)
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"video {path} does not exist; check the suite's video folder.")
+    total, _secs = imageio_ffmpeg.count_frames_and_secs(path)
+    if total <= 0 or count <= 0:
+        return []
+    wanted = sorted({int(i) for i in np.round(np.linspace(0, total - 1, count))})
+    reader = imageio_ffmpeg.read_frames(path, pix_fmt="rgb24")
+    meta = next(reader)
+    width, height = meta["size"]
+    fps = float(meta.get("fps") or 0.0) or 30.0
+    frames: list[tuple[float, bytes]] = []
+    try:
+        targets = iter(wanted)
+        target = next(targets)
+        for index, raw in enumerate(reader):
+            if index != target:
+                continue
+            arr = np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3)
+            buf = io.BytesIO()
+            Image.fromarray(arr).save(buf, format="PNG")
+            frames.append((index / fps, buf.getvalue()))
+            target = next(targets, None)
+            if target is None:
+                break
+    finally:
+        reader.close()
+    return frames
+
+
+def build_messages(sample: Sample, task: Task, video_frames: int = 8) -> list[dict[str, Any]]:
+    """One user message for the sample: its prompt, plus its image or video frames when the task takes them.
+
+    Text-only tasks get a plain string as content (every OpenAI-compatible server accepts it).
+    ``img2svg`` gets ``[text, image]``; ``video2sani`` gets the text, then for each sampled frame
+    a text part ``"Frame i at t.tt s:"`` followed by that frame as a PNG data URL.
+    """
+    if "image" in task.inputs:
+        if sample.image is None:
+            raise ValueError(f"sample {sample.id} of {task.id} has no input image; check its record ({sample.source}).")
+        return [{"role": "user", "content": [_text_part(sample.prompt), _image_part(data_url(sample.image))]}]
+    if "video" in task.inputs:
+        if sample.video is None:
+            raise ValueError(f"sample {sample.id} of {task.id} has no input video; check its record ({sample.source}).")
+        content: list[dict[str, Any]] = [_text_part(sample.prompt)]
+        for i, (t, png) in enumerate(sample_frames(sample.video, video_frames), start=1):
+            content.append(_text_part(f"Frame {i} at {t:.2f} s:"))
+            content.append(_image_part(bytes_data_url(png, "image/png")))
+        return [{"role": "user", "content": content}]
+    return [{"role": "user", "content": sample.prompt}]

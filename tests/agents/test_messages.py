@@ -1,0 +1,115 @@
+"""Chat messages: data URLs with the true MIME type, and video frames with timestamps."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from svgarena.agents import build_messages, data_url, image_mime, sample_frames
+from svgarena.tasks import Sample, get_task
+
+
+def _image(path: Path, fmt: str) -> bytes:
+    img = Image.new("RGB", (32, 32), (200, 30, 30))
+    img.save(path, format=fmt)
+    return path.read_bytes()
+
+
+def _decode(url: str) -> tuple[str, bytes]:
+    head, b64 = url.split(",", 1)
+    assert head.startswith("data:") and head.endswith(";base64")
+    return head[len("data:") : -len(";base64")], base64.b64decode(b64)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "mime"), [("PNG", "image/png"), ("JPEG", "image/jpeg"), ("WEBP", "image/webp"), ("GIF", "image/gif")]
+)
+def test_data_url_mime_from_content_and_round_trip(tmp_path: Path, fmt: str, mime: str) -> None:
+    path = tmp_path / "input.bin"  # the extension says nothing: the content decides
+    data = _image(path, fmt)
+    got_mime, got = _decode(data_url(path))
+    assert got_mime == mime
+    assert got == data
+
+
+def test_jpeg_named_png_is_jpeg(tmp_path: Path) -> None:
+    path = tmp_path / "icon.png"
+    _image(path, "JPEG")
+    assert _decode(data_url(path))[0] == "image/jpeg"
+
+
+def test_unknown_bytes_fall_back_to_extension_then_fail(tmp_path: Path) -> None:
+    assert image_mime(b"????", "x.webp") == "image/webp"
+    with pytest.raises(ValueError, match="PNG"):
+        image_mime(b"not an image", "notes.txt")
+
+
+def test_text_task_is_one_plain_user_message() -> None:
+    task = get_task("icon/text2svg")
+    sample = Sample(id="1", task=task.id, prompt="Draw a cat.", target="<svg/>")
+    assert build_messages(sample, task) == [{"role": "user", "content": "Draw a cat."}]
+
+
+def test_img2svg_has_text_then_image(tmp_path: Path) -> None:
+    task = get_task("icon/img2svg")
+    path = tmp_path / "7.png"
+    data = _image(path, "PNG")
+    sample = Sample(id="7", task=task.id, prompt="Convert this image to SVG.", target="<svg/>", image=path)
+    (message,) = build_messages(sample, task)
+    assert message["role"] == "user"
+    text, image = message["content"]
+    assert text == {"type": "text", "text": "Convert this image to SVG."}
+    assert image["type"] == "image_url"
+    assert _decode(image["image_url"]["url"]) == ("image/png", data)
+
+
+def test_img2svg_without_image_is_a_clear_error() -> None:
+    task = get_task("icon/img2svg")
+    sample = Sample(id="7", task=task.id, prompt="p", target="<svg/>", source="img2svg.jsonl:3")
+    with pytest.raises(ValueError, match="img2svg.jsonl:3"):
+        build_messages(sample, task)
+
+
+def _video(path: Path, n: int, fps: int = 30) -> list[tuple[int, int, int]]:
+    """An H.264 video whose frame i is one flat colour; returns the colours."""
+    import imageio_ffmpeg
+
+    colours = [((i * 37) % 256, (255 - i * 23) % 256, (i * 91) % 256) for i in range(n)]
+    writer = imageio_ffmpeg.write_frames(str(path), (64, 64), fps=fps, macro_block_size=16, quality=10)
+    writer.send(None)
+    for c in colours:
+        writer.send(np.full((64, 64, 3), c, dtype=np.uint8).tobytes())
+    writer.close()
+    return colours
+
+
+def test_video2sani_frames_evenly_spaced_with_timestamps(tmp_path: Path) -> None:
+    video = tmp_path / "clip.mp4"
+    colours = _video(video, 30)
+    task = get_task("animation/video2sani")
+    sample = Sample(id="3", task=task.id, prompt="Animate this.", target="<svg/>", video=video)
+    (message,) = build_messages(sample, task, video_frames=8)
+    content = message["content"]
+    assert content[0] == {"type": "text", "text": "Animate this."}
+    labels, images = content[1::2], content[2::2]
+    assert len(labels) == len(images) == 8
+    indices = np.round(np.linspace(0, 29, 8)).astype(int)
+    for k, (label, image, index) in enumerate(zip(labels, images, indices, strict=True), start=1):
+        assert label == {"type": "text", "text": f"Frame {k} at {index / 30:.2f} s:"}
+        mime, png = _decode(image["image_url"]["url"])
+        assert mime == "image/png"
+        pixel = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))[32, 32].astype(int)
+        assert np.abs(pixel - np.array(colours[index])).max() < 20
+
+
+def test_short_video_gives_every_frame_once(tmp_path: Path) -> None:
+    video = tmp_path / "short.mp4"
+    _video(video, 5)
+    frames = sample_frames(video, 8)
+    assert [round(t * 30) for t, _ in frames] == [0, 1, 2, 3, 4]
+    assert len(sample_frames(video, 1)) == 1
