@@ -96,6 +96,17 @@ def sample_frames(video: str | Path, count: int = 8) -> list[tuple[float, bytes]
     return frames
 
 
+# SArena's official edit inference appends this to every edit prompt (inference_edit.py).
+EDIT_SUFFIX = "\nOnly output the svg code, no other text."
+
+
+def prompt_text(sample: Sample, task: Task) -> str:
+    """The exact text sent: the record's prompt, plus the official suffix for edit tasks."""
+    if task.kind == "edit" and not sample.prompt.endswith(EDIT_SUFFIX):
+        return sample.prompt + EDIT_SUFFIX
+    return sample.prompt
+
+
 def build_messages(sample: Sample, task: Task, video_frames: int = 8) -> list[dict[str, Any]]:
     """One user message for the sample: its prompt, plus its image or video frames when the task takes them.
 
@@ -106,13 +117,13 @@ def build_messages(sample: Sample, task: Task, video_frames: int = 8) -> list[di
     if "image" in task.inputs:
         if sample.image is None:
             raise ValueError(f"sample {sample.id} of {task.id} has no input image; check its record ({sample.source}).")
-        return [{"role": "user", "content": [_text_part(sample.prompt), _image_part(data_url(sample.image))]}]
+        return [{"role": "user", "content": [_text_part(prompt_text(sample, task)), _image_part(data_url(sample.image))]}]
     if "video" in task.inputs:
         if sample.video is None:
             raise ValueError(f"sample {sample.id} of {task.id} has no input video; check its record ({sample.source}).")
-        content: list[dict[str, Any]] = [_text_part(sample.prompt)]
+        content: list[dict[str, Any]] = [_text_part(prompt_text(sample, task))]
         for i, (t, png) in enumerate(sample_frames(sample.video, video_frames), start=1):
             content.append(_text_part(f"Frame {i} at {t:.2f} s:"))
             content.append(_image_part(bytes_data_url(png, "image/png")))
         return [{"role": "user", "content": content}]
-    return [{"role": "user", "content": sample.prompt}]
+    return [{"role": "user", "content": prompt_text(sample, task)}]
