@@ -76,6 +76,7 @@ def run(
     concurrency: Annotated[int, typer.Option(help="Model calls in flight per model.")] = 8,
     workers: Annotated[Optional[int], typer.Option(help="Render workers (default: one per core).")] = None,
     render_timeout: Annotated[float, typer.Option(help="Seconds one render may take.")] = 10.0,
+    animation_mode: Annotated[str, typer.Option(help="Animated answers: sarena-exact (150 frames, H.264 at 448 and 128) or fast (only the 8 metric frames).")] = "sarena-exact",
     extract: Annotated[str, typer.Option(help="SVG extraction rule: official or vlmevalkit.")] = "official",
     tokenizer: Annotated[Optional[str], typer.Option(help="Token-length tokenizer: internvl3-8b, smollm2, utf8-bytes (default: best available).")] = None,
     seed: Annotated[int, typer.Option(help="Seed recorded with the run.")] = 0,
@@ -94,6 +95,7 @@ def run(
     config = RunConfig(
         suite=suite, data=data, tasks=list(task or []), models=list(model or []), solver=solver, limit=limit,
         epochs=epochs, concurrency=concurrency, workers=workers, render_timeout_s=render_timeout,
+        animation_mode=animation_mode,
         extract_rule=extract, tokenizer=tokenizer, seed=seed, out=out, run_id=resume or run_id or new_run_id(),
     )
     progress = _BarProgress(console)

@@ -22,6 +22,8 @@ class AnimationCapture(Protocol):
 
     async def capture(self, svg: str, times: list[float], size: int = 448) -> RenderResult: ...
 
+    async def render_mp4(self, svg: str, out448: str, out128: str | None = None) -> RenderResult: ...
+
 
 @dataclass
 class SolverContext:
@@ -33,7 +35,10 @@ class SolverContext:
     extract_rule: str = "official"
     choice_rule: str = "first-letter"
     video_frames: int = 8
-    animation_times: tuple[float, ...] = ()
+    # sarena-exact: 150 frames encoded as H.264 at 448 and 128, metric frames decoded from the 448
+    # video (the published protocol); fast: only the metric frames, captured from the timeline.
+    animation_mode: str = "sarena-exact"
+    metric_frames: int = 8
     on_attempt: Callable[[Attempt], None] | None = None  # the store writes each attempt as it happens
 
 
@@ -111,11 +116,34 @@ async def attempt_once(sample: Sample, task: Task, model: Model, ctx: SolverCont
             attempt.outcome, attempt.reason = Outcome.RENDER_ERROR, "no animation renderer configured"
             return attempt
         capturer = await ctx.animation()
-        result = await capturer.capture(extraction.svg, list(ctx.animation_times), size=ctx.spec.width)
-        attempt.frames = result.meta.get("frames") if result.ok else None
+        result = await _render_animation(capturer, extraction.svg, ctx, attempt)
     else:
         result = await ctx.renderer.render(extraction.svg, ctx.spec)
         attempt.image = result.image if result.ok else None
     attempt.outcome, attempt.reason = result.outcome, result.reason
     attempt.renderer, attempt.render_seconds = result.renderer, result.seconds
     return attempt
+
+
+async def _render_animation(capturer: AnimationCapture, svg: str, ctx: SolverContext, attempt: Attempt) -> RenderResult:
+    """Render an animated answer in the configured mode; fills ``attempt.frames`` and ``attempt.media``."""
+    from svgarena.sandboxes import fast_times, sample_frames
+
+    if ctx.animation_mode == "fast":
+        result = await capturer.capture(svg, fast_times(ctx.metric_frames), size=ctx.spec.width)
+        attempt.frames = result.meta.get("frames") if result.ok else None
+        return result
+    if ctx.animation_mode != "sarena-exact":
+        raise ValueError(f"unknown animation mode {ctx.animation_mode!r}; use sarena-exact or fast")
+    import asyncio
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory(prefix="svgarena-video-") as tmp:
+        out448, out128 = str(Path(tmp) / "448.mp4"), str(Path(tmp) / "128.mp4")
+        result = await capturer.render_mp4(svg, out448, out128)
+        if result.ok:
+            attempt.frames = await asyncio.to_thread(sample_frames, out448, ctx.metric_frames)
+            attempt.media = {"mp4": Path(out448).read_bytes(), "mp4_128": Path(out128).read_bytes()}
+    result.meta.pop("frames", None)  # 150 full frames are not kept beyond the videos
+    return result

@@ -28,7 +28,8 @@ class Attempt:
     feedback: str = ""  # what the solver told the model next (refine solvers)
     messages: list[dict[str, Any]] = field(default_factory=list)
     image: np.ndarray | None = field(default=None, repr=False)  # render of a static answer
-    frames: np.ndarray | None = field(default=None, repr=False)  # (N,H,W,3) frames of an animated answer
+    frames: np.ndarray | None = field(default=None, repr=False)  # (N,H,W,3) metric frames of an animated answer
+    media: dict[str, bytes] = field(default_factory=dict, repr=False)  # encoded renders to keep ("mp4", "mp4_128")
 
 
 @dataclass

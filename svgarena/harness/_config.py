@@ -25,6 +25,7 @@ class RunConfig:
     concurrency: int = 8  # calls in flight per model
     workers: int | None = None  # render workers; None = one per core
     render_timeout_s: float = 10.0
+    animation_mode: str = "sarena-exact"  # or "fast": only the frames the metrics read
     extract_rule: str = "official"
     choice_rule: str = "first-letter"
     tokenizer: str | None = None

@@ -74,15 +74,27 @@ def open_run(config: RunConfig, resume: bool) -> tuple[RunConfig, RunStore]:
 
 
 async def execute(config: RunConfig, *, resume: bool = False, progress: Progress | None = None) -> RunSummary:
-    """Run (or resume) everything the config asks for; returns what happened."""
+    """Run (or resume) everything the config asks for; returns what happened.
+
+    The suite is loaded and checked before a run folder is created, so a bad suite leaves nothing behind.
+    """
     progress = progress or _Silent()
-    config, store = open_run(config, resume)
-    summary = RunSummary(run_id=config.run_id, run_dir=config.run_dir)
-    summary.cleared = store.clear_unfinished() if resume else 0
     if resume:
+        config, store = open_run(config, resume=True)
+        try:
+            plan = _plan(config)
+        except BaseException:
+            store.close()
+            raise
+    else:
+        plan = _plan(config)
+        config, store = open_run(config, resume=False)
+    summary = RunSummary(run_id=config.run_id, run_dir=config.run_dir)
+    if resume:
+        summary.cleared = store.clear_unfinished()
         store.init_run(config.run_id, config.to_dict(), {})
     try:
-        await _execute(config, store, progress, summary)
+        await _execute(config, plan, store, progress, summary)
         store.set_status("finished")
     except BaseException:
         store.set_status("interrupted")
@@ -92,38 +104,47 @@ async def execute(config: RunConfig, *, resume: bool = False, progress: Progress
     return summary
 
 
-async def _execute(config: RunConfig, store: RunStore, progress: Progress, summary: RunSummary) -> None:
-    from svgarena.sandboxes import LocalRenderer
-    from svgarena.scoring import get_token_counter
+@dataclass
+class _Plan:
+    models: list[Model]
+    units: list[tuple[Task, Model, list[Sample]]]
 
+
+def _plan(config: RunConfig) -> _Plan:
+    """Which model answers which samples of which task; loads (and so validates) the suite."""
     root = resolve_suite(config.suite, config.data)
     tasks = select_tasks(root, config.tasks or None)
     if not tasks:
-        raise ValueError(f"no task matching {config.tasks} in suite {root}")
+        raise ValueError(f"no task matching {' '.join(config.tasks)} in suite {root}")
+    get_solver(config.solver)  # fail early on an unknown solver
     explicit = bool(config.models)
     models = [get_model(name) for name in (config.models or DEFAULT_MODELS)]
+    units = []
+    for model in models:
+        for task in tasks:
+            if model.supports(task) and not explicit:
+                continue  # the main job runs each baseline only where it can answer
+            units.append((task, model, list(_limited(iter_samples(root, task), config.limit))))
+    return _Plan(models=models, units=units)
+
+
+async def _execute(config: RunConfig, plan: _Plan, store: RunStore, progress: Progress, summary: RunSummary) -> None:
+    from svgarena.sandboxes import LocalRenderer
+    from svgarena.scoring import get_token_counter
+
     solve = get_solver(config.solver)
     tokens = get_token_counter(config.tokenizer)
     store.update_meta(tokenizer=tokens.name)
     artifacts = ArtifactStore(config.run_dir / "artifacts")
     done = store.done_keys()
 
-    plan: list[tuple[Task, Model, list[Sample]]] = []
-    for model in models:
-        for task in tasks:
-            reason = model.supports(task)
-            if reason and not explicit:
-                continue  # the main job runs each baseline only where it can answer
-            samples = list(_limited(iter_samples(root, task), config.limit))
-            plan.append((task, model, samples))
-
     spec = RenderSpec(timeout_s=config.render_timeout_s)
-    renderer = LocalRenderer(workers=config.workers)
+    renderer = LocalRenderer(config.workers)
     animation = _LazyAnimation()
     try:
         queues: dict[str, list[tuple[Task, Sample, int]]] = {}
-        model_by_name = {m.name: m for m in models}
-        for task, model, samples in plan:
+        model_by_name = {m.name: m for m in plan.models}
+        for task, model, samples in plan.units:
             todo = []
             for sample in samples:
                 for epoch in range(config.epochs):
@@ -132,8 +153,9 @@ async def _execute(config: RunConfig, store: RunStore, progress: Progress, summa
                         summary.skipped += 1
                     else:
                         todo.append((task, sample, epoch))
-            progress.start(task.id, model.name, len(samples) * config.epochs)
-            for _ in range(len(samples) * config.epochs - len(todo)):
+            total = len(samples) * config.epochs
+            progress.start(task.id, model.name, total)
+            for _ in range(total - len(todo)):
                 progress.advance(task.id, model.name, Outcome.OK)
             queues.setdefault(model.name, []).extend(todo)
 
@@ -168,7 +190,7 @@ async def _run_one(task: Task, sample: Sample, epoch: int, model: Model, config:
 
     ctx = SolverContext(
         renderer=renderer, animation=animation.get, spec=spec, extract_rule=config.extract_rule,
-        choice_rule=config.choice_rule, animation_times=_metric_times(), on_attempt=on_attempt,
+        choice_rule=config.choice_rule, animation_mode=config.animation_mode, on_attempt=on_attempt,
     )
     traj = await solve(sample, task, model, ctx)
     final = traj.final
@@ -180,13 +202,15 @@ async def _run_one(task: Task, sample: Sample, epoch: int, model: Model, config:
     answer_ref = None
     if final.answer is not None:
         answer_ref = final.answer if task.answer is AnswerKind.CHOICE else artifacts.put_text(final.answer)
-    render_ref = None
+    media: dict[str, str] = {}
     if final.image is not None:
-        render_ref = artifacts.put_png(final.image)
-    elif final.frames is not None and len(final.frames):
-        render_ref = artifacts.put_png(final.frames[len(final.frames) // 2])
+        media["png"] = artifacts.put_png(final.image)
+    if final.frames is not None and len(final.frames):
+        media["png"] = artifacts.put_png(final.frames[0])
+    for kind, data in final.media.items():
+        media[kind] = artifacts.put(data, "mp4" if kind.startswith("mp4") else kind)
     store.finish_trajectory(
-        tid, outcome=final.outcome.value, answer=answer_ref, render=render_ref, stop_reason=traj.stop_reason,
+        tid, outcome=final.outcome.value, answer=answer_ref, media=media, stop_reason=traj.stop_reason,
         scores=[(m, s.value, s.ok, s.error) for m, s in scores.items()],
     )
     return final.outcome
@@ -203,13 +227,6 @@ def _attempt_row(attempt: Attempt, artifacts: ArtifactStore) -> dict[str, Any]:
         "latency_s": attempt.usage.latency_s, "retries": attempt.retries, "renderer": attempt.renderer,
         "render_seconds": attempt.render_seconds, "feedback": attempt.feedback,
     }
-
-
-def _metric_times() -> tuple[float, ...]:
-    """Times of the 8 frames SArena's frame metrics read from a 150-frame, 30 fps video."""
-    from svgarena.sandboxes import fast_times
-
-    return tuple(fast_times(8))
 
 
 def _limited(samples: Iterator[Sample], limit: int | None) -> Iterator[Sample]:

@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS trajectories (
     status TEXT NOT NULL,              -- running | done
     outcome TEXT,
     answer TEXT,                       -- artifact name of the final SVG, or the choice letter
-    render TEXT,                       -- artifact name of the final render (PNG)
+    media TEXT,                        -- JSON {kind: artifact name}: png render, mp4 (448), mp4_128
     subject TEXT,
     stop_reason TEXT,
     started REAL NOT NULL,
@@ -174,8 +174,8 @@ class RunStore:
             (trajectory_id, *(attempt.get(c) for c in cols), time.time()),
         )
 
-    def finish_trajectory(self, trajectory_id: int, *, outcome: str, answer: str | None, render: str | None,
-                          stop_reason: str, scores: Iterable[tuple[str, float | None, bool, str | None]]) -> None:
+    def finish_trajectory(self, trajectory_id: int, *, outcome: str, answer: str | None,
+                          media: dict[str, str] | None = None, stop_reason: str = "", scores: Iterable[tuple[str, float | None, bool, str | None]]) -> None:
         """Write scores and mark the trajectory done, atomically."""
         with self._tx():
             self.db.executemany(
@@ -183,9 +183,9 @@ class RunStore:
                 [(trajectory_id, m, v, int(ok), err) for m, v, ok, err in scores],
             )
             self.db.execute(
-                "UPDATE trajectories SET status='done', outcome=?, answer=?, render=?, stop_reason=?, finished=? "
+                "UPDATE trajectories SET status='done', outcome=?, answer=?, media=?, stop_reason=?, finished=? "
                 "WHERE id=?",
-                (outcome, answer, render, stop_reason, time.time(), trajectory_id),
+                (outcome, answer, json.dumps(media or {}, sort_keys=True), stop_reason, time.time(), trajectory_id),
             )
 
     # -- reading ------------------------------------------------------------------------------

@@ -161,6 +161,13 @@ _SEEK_JS = """([t, seekCss]) => {
       try { a.pause(); a.currentTime = t * 1000; } catch (e) {}
     }
   }
+  // Recreate the root's layout object so every frame is painted in full. Without it Chromium
+  // repaints only the damaged region and frames depend on the previous frame (seen: up to 7
+  // levels of difference in half the frames between two captures of the same SVG).
+  if (root) {
+    root.style.display = 'none'; root.getBoundingClientRect();
+    root.style.display = ''; root.getBoundingClientRect();
+  }
 }"""
 
 

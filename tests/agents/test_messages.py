@@ -113,3 +113,17 @@ def test_short_video_gives_every_frame_once(tmp_path: Path) -> None:
     frames = sample_frames(video, 8)
     assert [round(t * 30) for t, _ in frames] == [0, 1, 2, 3, 4]
     assert len(sample_frames(video, 1)) == 1
+
+
+def test_edit_prompts_get_the_official_suffix_once() -> None:
+    from svgarena.agents._messages import EDIT_SUFFIX
+    from svgarena.tasks import Sample, get_task
+
+    task = get_task("icon/edit/flip")
+    plain = Sample(id="1", task=task.id, prompt="Flip this SVG.\n<svg/>", target="<svg/>")
+    sent = build_messages(plain, task)[0]["content"]
+    assert sent == "Flip this SVG.\n<svg/>\nOnly output the svg code, no other text."
+    already = Sample(id="2", task=task.id, prompt="Flip.\n<svg/>" + EDIT_SUFFIX, target="<svg/>")
+    assert build_messages(already, task)[0]["content"].count("Only output") == 1
+    t2s = get_task("icon/text2svg")
+    assert build_messages(Sample(id="3", task=t2s.id, prompt="p", target=""), t2s)[0]["content"] == "p"

@@ -14,7 +14,7 @@ def test_trajectory_lifecycle_and_clear_unfinished(tmp_path: Path) -> None:
     store.init_run("r", {"suite": "x"}, {"seed": 0})
     a = store.start_trajectory(TrajectoryKey("icon/img2svg", "m", "direct", "1"))
     store.add_attempt(a, {"round": 0, "outcome": "ok", "reply": "<svg/>"})
-    store.finish_trajectory(a, outcome="ok", answer=None, render=None, stop_reason="single call",
+    store.finish_trajectory(a, outcome="ok", answer=None, media={"png": "ab.png"}, stop_reason="single call",
                             scores=[("ssim", 0.5, True, None), ("psnr", None, True, "ValueError: x")])
     b = store.start_trajectory(TrajectoryKey("icon/img2svg", "m", "direct", "2"))
     store.add_attempt(b, {"round": 0, "outcome": "ok"})
