@@ -49,6 +49,8 @@ class _BarProgress:
         self.console = console
 
     def start(self, task: str, model: str, total: int) -> None:
+        if not self.ids:  # the display starts with the first bar, so early errors print alone
+            self.bars.start()
         key = (task, model)
         self.fails[key] = 0
         self.ids[key] = self.bars.add_task(f"{task:<24} {model:<20}", total=total, fails="")
@@ -62,6 +64,10 @@ class _BarProgress:
 
     def note(self, text: str) -> None:
         self.console.print(text)
+
+    def stop(self) -> None:
+        if self.ids:
+            self.bars.stop()
 
 
 @app.command()
@@ -100,13 +106,15 @@ def run(
     )
     progress = _BarProgress(console)
     try:
-        with progress.bars:
-            summary = asyncio.run(execute(config, resume=resume is not None, progress=progress))
+        summary = asyncio.run(execute(config, resume=resume is not None, progress=progress))
     except (SuiteError, *_USER_ERRORS) as exc:
+        progress.stop()
         _fail(exc)
     except KeyboardInterrupt:
+        progress.stop()
         console.print(f"interrupted; finish it later with: svgarena run --resume {config.run_id} --out {out}")
         raise typer.Exit(130)
+    progress.stop()
     if summary.skipped or summary.cleared:
         console.print(f"resumed: {summary.skipped} already done, {summary.cleared} unfinished redone")
     _print_results(load_results(summary.run_dir), as_json)

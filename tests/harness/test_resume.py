@@ -26,6 +26,8 @@ def _understanding_suite(root: Path) -> Path:
 
 
 def _done(db: Path) -> list[tuple]:
+    if not db.exists():
+        return []
     con = sqlite3.connect(db)
     try:
         return con.execute("SELECT sample_id, id, finished FROM trajectories WHERE status='done' ORDER BY sample_id").fetchall()
