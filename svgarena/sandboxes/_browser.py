@@ -154,19 +154,20 @@ _SETUP_JS = """([Width, Height]) => {
 
 _SEEK_JS = """([t, seekCss]) => {
   const root = document.querySelector('svg');
+  // First recreate the root's layout object so every frame is painted in full. Without it
+  // Chromium repaints only the damaged region and frames depend on the previous frame (seen: up
+  // to 7 levels of difference in half the frames between two captures of the same SVG). It
+  // restarts CSS animations, so it must come before they are seeked.
+  if (root) {
+    root.style.display = 'none'; root.getBoundingClientRect();
+    root.style.display = ''; root.getBoundingClientRect();
+  }
   if (root && typeof root.pauseAnimations === 'function') root.pauseAnimations();
   if (root && typeof root.setCurrentTime === 'function') root.setCurrentTime(t);
   if (seekCss && typeof document.getAnimations === 'function') {
     for (const a of document.getAnimations()) {
       try { a.pause(); a.currentTime = t * 1000; } catch (e) {}
     }
-  }
-  // Recreate the root's layout object so every frame is painted in full. Without it Chromium
-  // repaints only the damaged region and frames depend on the previous frame (seen: up to 7
-  // levels of difference in half the frames between two captures of the same SVG).
-  if (root) {
-    root.style.display = 'none'; root.getBoundingClientRect();
-    root.style.display = ''; root.getBoundingClientRect();
   }
 }"""
 
