@@ -14,6 +14,7 @@ from typing import Any
 
 from svgarena.harness._store import RunStore
 from svgarena.outcome import Outcome
+from svgarena.scoring import SampleScore, aggregate
 from svgarena.tasks import TASKS
 
 # Display names and how to format each metric.
@@ -52,9 +53,8 @@ def collect(store: RunStore) -> dict[str, Any]:
         key = (task, model, solver)
         if key not in groups:
             groups[key] = {"task": task, "model": model, "solver": solver, "n": 0, "n_ok": 0,
-                           "failures": defaultdict(int), "_values": defaultdict(list),
-                           "_ok_values": defaultdict(list), "_subjects": defaultdict(list),
-                           "_errors": defaultdict(int),
+                           "failures": defaultdict(int), "_samples": defaultdict(dict),
+                           "_subjects": defaultdict(list),
                            "usage": {"input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0,
                                      "latency_s": 0.0, "calls": 0, "retries": 0}}
         return groups[key]
@@ -68,14 +68,9 @@ def collect(store: RunStore) -> dict[str, Any]:
             g["failures"][row["outcome"]] += 1
     for row in store.scores():
         g = group(row["task"], row["model"], row["solver"])
-        if row["value"] is None:
-            if row["error"]:
-                g["_errors"][row["metric"]] += 1
-            continue
-        g["_values"][row["metric"]].append(row["value"])
-        if row["ok"]:
-            g["_ok_values"][row["metric"]].append(row["value"])
-        if row["metric"] == "accuracy" and row["subject"]:
+        sample_key = (row["sample_id"], row["epoch"])
+        g["_samples"][sample_key][row["metric"]] = SampleScore(row["value"], bool(row["ok"]), row["error"])
+        if row["metric"] == "accuracy" and row["subject"] and row["value"] is not None:
             g["_subjects"][row["subject"]].append(row["value"])
     for row in store.attempts():
         g = group(row["task"], row["model"], row["solver"])
@@ -89,14 +84,11 @@ def collect(store: RunStore) -> dict[str, Any]:
     results = []
     for (task, model, solver), g in groups.items():
         spec = TASKS.get(task)
+        views = aggregate(g["_samples"].values())
         metrics: dict[str, Any] = {}
-        for name in (spec.metrics if spec else sorted(g["_values"])):
-            vals, ok_vals = g["_values"].get(name, []), g["_ok_values"].get(name, [])
-            computed = bool(vals) or name in g["_errors"]
-            metrics[name] = {
-                "sarena": _mean(vals), "ok_only": _mean(ok_vals), "n": len(vals), "n_ok": len(ok_vals),
-                "computed": computed, "errors": g["_errors"].get(name, 0),
-            }
+        for name in (spec.metrics if spec else sorted(views)):
+            view = views.get(name, {"sarena": None, "ok_only": None, "n": 0, "n_ok": 0, "n_error": 0})
+            metrics[name] = {**view, "computed": name in views}
         entry = {
             "task": task, "model": model, "solver": solver, "n": g["n"], "n_ok": g["n_ok"],
             "success_rate": 100.0 * g["n_ok"] / g["n"] if g["n"] else None,
