@@ -15,6 +15,8 @@ in int32 from the integer planes.
 from __future__ import annotations
 
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +28,6 @@ WIN = 11
 _K1, _K2 = 0.01, 0.03
 _RANGE = 255.0  # scikit-image's data_range for uint8
 PSNR_IDENTICAL = 100.0  # what SArena scores an infinite PSNR (identical images) as
-_CHUNK_PIXELS = SIZE * SIZE * 3  # one 448 image per step: the temporaries stay in cache
 
 
 def _check_pair(refs: np.ndarray, preds: np.ndarray, ndim: int, what: str) -> None:
@@ -60,8 +61,13 @@ def _window_sums(planes: np.ndarray) -> np.ndarray:
     return _box(_box(planes, planes.ndim - 2), planes.ndim - 1)
 
 
-def _ssim_chunk(refs: np.ndarray, preds: np.ndarray) -> np.ndarray:
-    """SSIM of (n, H, W, 3) uint8 stacks from exact integer window sums.
+_STRIP = 64  # output rows per step: the int32/float64 temporaries of a strip stay in cache
+_C1 = (_K1 * _RANGE) ** 2 * (WIN * WIN) ** 2
+_C2 = (_K2 * _RANGE) ** 2 * (WIN * WIN) * (WIN * WIN - 1)
+
+
+def _ssim_image(x: np.ndarray, y: np.ndarray) -> float:
+    """SSIM of one (H, W, 3) uint8 pair from exact integer window sums, a strip of rows at a time.
 
     With N = 121 and window sums Sx, Sy, Sxx, Syy, Sxy, scikit-image's
     ux = Sx/N, vx = (Sxx/N - ux**2) * N/(N-1), vxy likewise, and
@@ -69,56 +75,68 @@ def _ssim_chunk(refs: np.ndarray, preds: np.ndarray) -> np.ndarray:
     equals the ratio below after multiplying through by N**2 and N(N-1). Sxx and Syy only
     occur as a sum, so four planes are filtered, not five. Every integer term is exact in
     float64, so the result differs from scikit-image's only by scikit-image's own rounding.
+    Working strip by strip keeps every temporary in cache, which is most of the speed.
     """
-    x = refs.transpose(0, 3, 1, 2).astype(np.uint16)  # (n, 3, H, W): filter along contiguous axes
-    y = preds.transpose(0, 3, 1, 2)
-    first = _window_sums(np.stack([x, y]))  # window sums <= 121 * 255 fit uint16
-    x = x.astype(np.int32)
-    y = y.astype(np.int32)
-    xy = x * y
-    x *= x
-    y *= y
-    x += y
-    second = _window_sums(np.stack([x, xy]))  # <= 121 * 2 * 255**2 fits int32
-    sx, sy = first.astype(np.float64)
-    ss, sxy = second.astype(np.float64)
+    h, w, _ = x.shape
+    xp, yp = x.transpose(2, 0, 1), y.transpose(2, 0, 1)  # (3, H, W) views: filter along contiguous axes
+    rows = h - WIN + 1
     n = float(WIN * WIN)
-    c1 = (_K1 * _RANGE) ** 2 * n * n
-    c2 = (_K2 * _RANGE) ** 2 * n * (n - 1)
-    p = sx * sy
-    sx *= sx
-    sy *= sy
-    q = sx + sy  # Sx**2 + Sy**2
-    num = 2 * p
-    num += c1
-    sxy *= n
-    sxy -= p
-    sxy *= 2
-    sxy += c2
-    num *= sxy  # (2 Sx Sy + c1)(2 (N Sxy - Sx Sy) + c2)
-    ss *= n
-    ss -= q
-    ss += c2
-    q += c1
-    q *= ss  # (Sx**2 + Sy**2 + c1)(N (Sxx + Syy) - Sx**2 - Sy**2 + c2)
-    num /= q
-    # Mean per image and channel over the interior, then over channels, as scikit-image does.
-    per_channel = num.reshape(num.shape[0], num.shape[1], -1).mean(axis=-1, dtype=np.float64)
-    return per_channel.mean(axis=-1)
+    total = np.zeros(3, dtype=np.float64)
+    for r0 in range(0, rows, _STRIP):
+        r1 = min(r0 + _STRIP, rows)
+        xs = xp[:, r0:r1 + WIN - 1].astype(np.int32)
+        ys = yp[:, r0:r1 + WIN - 1].astype(np.int32)
+        planes = np.empty((4,) + xs.shape, dtype=np.int32)
+        planes[0] = xs
+        planes[1] = ys
+        np.multiply(xs, xs, out=planes[2])
+        planes[2] += ys * ys  # x**2 + y**2 <= 2 * 255**2; its window sum <= 121 * 130050 fits int32
+        np.multiply(xs, ys, out=planes[3])
+        sx, sy, ss, sxy = _window_sums(planes).astype(np.float64)
+        p = sx * sy
+        sx *= sx
+        sy *= sy
+        sx += sy  # Sx**2 + Sy**2
+        num = 2 * p
+        num += _C1
+        sxy *= n
+        sxy -= p
+        sxy *= 2
+        sxy += _C2
+        num *= sxy  # (2 Sx Sy + c1)(2 (N Sxy - Sx Sy) + c2)
+        ss *= n
+        ss -= sx
+        ss += _C2
+        sx += _C1
+        sx *= ss  # (Sx**2 + Sy**2 + c1)(N (Sxx + Syy) - Sx**2 - Sy**2 + c2)
+        num /= sx
+        total += num.sum(axis=(1, 2))
+    # Mean per channel over the interior, then over channels, as scikit-image does.
+    return float((total / (rows * (w - WIN + 1))).mean())
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _map(fn, refs: np.ndarray, preds: np.ndarray) -> np.ndarray:
+    """``fn`` over pairs, in threads when there are several (numpy releases the GIL in its loops)."""
+    global _POOL
+    n = len(refs)
+    if n <= 1 or (os.cpu_count() or 1) <= 1:
+        return np.array([fn(refs[i], preds[i]) for i in range(n)], dtype=np.float64)
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=os.cpu_count(), thread_name_prefix="svgarena-pixel")
+    return np.fromiter(_POOL.map(fn, refs, preds), dtype=np.float64, count=n)
 
 
 def ssim_batch(refs: np.ndarray, preds: np.ndarray) -> np.ndarray:
     """SArena SSIM for each pair of an (N, H, W, 3) uint8 stack; returns shape (N,)."""
     refs, preds = np.asarray(refs), np.asarray(preds)
     _check_pair(refs, preds, 4, "ssim")
-    n, h, w, _ = refs.shape
+    _, h, w, _ = refs.shape
     if h < WIN or w < WIN:
         raise ValueError(f"ssim: images must be at least {WIN}x{WIN}, got {h}x{w}")
-    step = max(1, _CHUNK_PIXELS // (h * w * 3))
-    out = np.empty(n, dtype=np.float64)
-    for i in range(0, n, step):
-        out[i:i + step] = _ssim_chunk(refs[i:i + step], preds[i:i + step])
-    return out
+    return _map(_ssim_image, refs, preds)
 
 
 def ssim(ref: np.ndarray, pred: np.ndarray) -> float:
@@ -132,18 +150,16 @@ def psnr_batch(refs: np.ndarray, preds: np.ndarray) -> np.ndarray:
     """SArena PSNR for each pair of an (N, H, W, 3) uint8 stack; identical pairs score 100."""
     refs, preds = np.asarray(refs), np.asarray(preds)
     _check_pair(refs, preds, 4, "psnr")
-    n = refs.shape[0]
-    flat_r, flat_p = refs.reshape(n, -1), preds.reshape(n, -1)
-    sse = np.empty(n, dtype=np.float64)
-    for i in range(n):
-        # Exact integer sum of squares; scikit-image's float64 sum of the same integers is exact too.
-        diff = np.subtract(flat_r[i], flat_p[i], dtype=np.int16)
-        sse[i] = np.einsum("i,i->", diff, diff, dtype=np.int64)
-    mse = sse / float(flat_r.shape[1])
-    with np.errstate(divide="ignore"):
-        out = 10 * np.log10((_RANGE**2) / mse)
-    out[np.isinf(out)] = PSNR_IDENTICAL
-    return out
+    return _map(_psnr_image, refs, preds)
+
+
+def _psnr_image(ref: np.ndarray, pred: np.ndarray) -> float:
+    # Exact integer sum of squares; scikit-image's float64 sum of the same integers is exact too.
+    diff = np.subtract(ref.reshape(-1), pred.reshape(-1), dtype=np.int16)
+    sse = float(np.einsum("i,i->", diff, diff, dtype=np.int64))
+    if sse == 0:
+        return PSNR_IDENTICAL
+    return float(10 * np.log10((_RANGE**2) / (sse / diff.size)))
 
 
 def psnr(ref: np.ndarray, pred: np.ndarray) -> float:
