@@ -11,13 +11,13 @@ import os
 import time
 from typing import Any
 
+from svgarena.agents._registry import ModelSpec
+from svgarena.agents._secrets import scrub
 from svgarena.agents._types import Reply, Usage
 from svgarena.tasks import Sample, Task
 
-_SCRUBBED = "***"
 
-
-def _import_litellm() -> Any:
+def import_litellm() -> Any:
     """Import LiteLLM lazily (it is slow to import) with its offline cost map and quiet logging."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm
@@ -26,10 +26,6 @@ def _import_litellm() -> Any:
     return litellm
 
 
-def _scrub(text: str, secret: str | None) -> str:
-    if secret:
-        text = text.replace(secret, _SCRUBBED)
-    return text
 
 
 class LiteLLMModel:
@@ -45,14 +41,19 @@ class LiteLLMModel:
         self,
         route: str,
         *,
+        name: str | None = None,
         api_base: str | None = None,
         api_key_env: str | None = None,
         temperature: float = 0.0,
         max_tokens: int = 4000,
         timeout_s: float = 600.0,
         extra: dict[str, Any] | None = None,
+        input_usd_per_mtok: float | None = None,
+        output_usd_per_mtok: float | None = None,
+        images: bool = True,
+        video: str | None = None,
     ) -> None:
-        self.name = route
+        self.name = name or route
         self.route = route
         self.api_base = api_base
         self.api_key_env = api_key_env
@@ -60,19 +61,52 @@ class LiteLLMModel:
         self.max_tokens = max_tokens
         self.timeout_s = timeout_s
         self.extra = dict(extra or {})
+        self.input_usd_per_mtok = input_usd_per_mtok
+        self.output_usd_per_mtok = output_usd_per_mtok
+        self.images = images
+        self.video_format = video  # None: video as frames; "file" / "video_url": native video parts
+
+    @classmethod
+    def from_spec(cls, spec: ModelSpec) -> "LiteLLMModel":
+        """The model a registry entry describes, named by its short name."""
+        return cls(spec.route, **cls.spec_kwargs(spec))
+
+    @staticmethod
+    def spec_kwargs(spec: ModelSpec) -> dict[str, Any]:
+        return dict(name=spec.name, api_base=spec.api_base, api_key_env=spec.api_key_env,
+                    temperature=spec.temperature, max_tokens=spec.max_tokens, timeout_s=spec.timeout_s,
+                    extra=spec.params, input_usd_per_mtok=spec.input_usd_per_mtok,
+                    output_usd_per_mtok=spec.output_usd_per_mtok, images=spec.images, video=spec.video)
+
+    client = "litellm"
+
+    async def aclose(self) -> None:
+        """Release connections (LiteLLM keeps its own client cache; nothing to do here)."""
 
     def __repr__(self) -> str:
-        return f"LiteLLMModel(route={self.route!r}, api_base={self.api_base!r}, api_key_env={self.api_key_env!r})"
+        return (f"{type(self).__name__}(name={self.name!r}, route={self.route!r}, api_base={self.api_base!r}, "
+                f"api_key_env={self.api_key_env!r})")
 
     def supports(self, task: Task) -> str | None:
-        """Every task is attempted; whether a route can see images is for the provider to say."""
+        """None, unless the task needs images (video frames are images too) and the model is known not to take them."""
+        needs_images = "image" in task.inputs or ("video" in task.inputs and self.video_format is None)
+        if needs_images and not self.images:
+            return f"{self.name} does not take images (its registry entry says accepts.images: false)"
+        return None
+
+    def endpoint(self) -> str | None:
+        """Where requests go: the api_base, or for openai/ routes the base URL the environment sets."""
+        if self.api_base:
+            return self.api_base
+        if self.route.startswith("openai/"):
+            return os.environ.get("OPENAI_API_BASE") or os.environ.get("OPENAI_BASE_URL")
         return None
 
     def settings(self) -> dict[str, Any]:
         """The generation settings that shape a reply (for cache keys and run records; no secrets)."""
         return {
             "route": self.route,
-            "api_base": self.api_base,
+            "api_base": self.endpoint(),
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
             **self.extra,
@@ -99,7 +133,7 @@ class LiteLLMModel:
         key: str | None = None
         start: float | None = None
         try:
-            litellm = _import_litellm()  # before the clock starts: the first import takes seconds
+            litellm = import_litellm()  # before the clock starts: the first import takes seconds
             start = time.perf_counter()
             key = self._api_key()
             kwargs: dict[str, Any] = {
@@ -108,47 +142,115 @@ class LiteLLMModel:
                 "temperature": self.temperature,
                 "max_tokens": self.max_tokens,
                 "timeout": self.timeout_s,
+                **self.extra,
+                # Exactly one retry layer (svgarena's): LiteLLM's retries and fallbacks stay off.
                 "num_retries": 0,
                 "max_retries": 0,
-                **self.extra,
             }
+            kwargs.pop("fallbacks", None)
             if self.api_base:
                 kwargs["api_base"] = self.api_base
             if key:
                 kwargs["api_key"] = key
+            prices = self._prices()
+            if prices is not None:  # LiteLLM's own cost bookkeeping then takes its fast path, not a price-list search
+                kwargs["input_cost_per_token"], kwargs["output_cost_per_token"] = prices[0] / 1e6, prices[1] / 1e6
             response = await litellm.acompletion(**kwargs)
             latency = time.perf_counter() - start
-            return _to_reply(litellm, response, latency)
+            reply = _to_reply(litellm, response, latency, self._prices())
+            reply.text = scrub(reply.text, key)  # a provider echoing credentials must not get them stored
+            return reply
         except Exception as exc:  # every failure becomes a recorded Reply, never an exception
             latency = time.perf_counter() - start if start is not None else 0.0
-            message = _scrub(f"{type(exc).__name__}: {exc}", key)
+            message = scrub(f"{type(exc).__name__}: {exc}", key)
             raw: dict[str, Any] = {"error_type": type(exc).__name__}
             status = getattr(exc, "status_code", None)
             if isinstance(status, int):
                 raw["status_code"] = status
+            retry_after = _retry_after(exc)
+            if retry_after is not None:
+                raw["retry_after"] = retry_after
+            if _no_connection(exc):
+                raw["unreachable"] = True
             return Reply(error=message, usage=Usage(latency_s=latency), raw=raw)
+
+    def _prices(self) -> tuple[float, float] | None:
+        if self.input_usd_per_mtok is None or self.output_usd_per_mtok is None:
+            return None
+        return self.input_usd_per_mtok, self.output_usd_per_mtok
 
 
 class MissingApiKeyError(Exception):
     """The environment variable that should hold the API key is unset."""
 
 
-def _to_reply(litellm: Any, response: Any, latency: float) -> Reply:
+_CONNECT_FAILURES = ("ConnectionRefusedError", "ConnectError", "ClientConnectorError", "gaierror",
+                     "ClientConnectorDNSError", "MissingApiBase")
+
+
+def _no_connection(exc: BaseException) -> bool:
+    """True when nothing could be reached at all (refused, no route, unknown host): not a fault mid-reply."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if type(cur).__name__ in _CONNECT_FAILURES:
+            return True
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    """Seconds the provider asked us to wait (``retry-after-ms`` or ``retry-after``, seconds or an HTTP date)."""
+    headers: Any = getattr(exc, "litellm_response_headers", None)
+    if not headers:
+        response = getattr(exc, "response", None)
+        headers = getattr(response, "headers", None)
+    if not headers:
+        return None
+    try:
+        get = headers.get
+        ms = get("retry-after-ms")
+        if ms is not None:
+            return max(0.0, float(ms) / 1000.0)
+        value = get("retry-after")
+        if value is None:
+            return None
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            from email.utils import parsedate_to_datetime
+
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except Exception:  # a malformed header is no reason to fail the call differently
+        return None
+
+
+def _to_reply(litellm: Any, response: Any, latency: float, prices: tuple[float, float] | None = None) -> Reply:
     choice = response.choices[0] if response.choices else None
     text = (choice.message.content if choice is not None else None) or ""
     usage = getattr(response, "usage", None)
-    try:
-        cost = float(litellm.completion_cost(completion_response=response) or 0.0)
-    except Exception:  # unknown model or price: cost is not known, not an error
-        cost = 0.0
+    input_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+    output_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+    if prices is not None:  # the registry's price wins (local servers, which LiteLLM prices at zero or not at all)
+        cost = (input_tokens * prices[0] + output_tokens * prices[1]) / 1e6
+    else:
+        hidden = getattr(response, "_hidden_params", None) or {}
+        cost = hidden.get("response_cost") if isinstance(hidden, dict) else None  # LiteLLM priced it already
+        if cost is None:
+            try:
+                cost = litellm.completion_cost(completion_response=response)
+            except Exception:  # unknown model or price: cost is not known, not an error
+                cost = 0.0
+        cost = float(cost or 0.0)
     raw: dict[str, Any] = {"model": getattr(response, "model", None)}
     if choice is not None and getattr(choice, "finish_reason", None):
         raw["finish_reason"] = choice.finish_reason
     return Reply(
         text=text,
         usage=Usage(
-            input_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-            output_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
             cost_usd=cost,
             latency_s=latency,
         ),

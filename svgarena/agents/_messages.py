@@ -2,7 +2,9 @@
 
 The official SArena inference sends one user message: the prompt text, then the input image as
 a base64 data URL. svgarena does the same but labels the image with its true MIME type, and for
-video input sends evenly spaced frames as PNG images, each introduced by its timestamp.
+video input sends evenly spaced frames as PNG images, each introduced by its timestamp; routes
+that take video natively get the video file itself instead (as LiteLLM's ``file`` part, which it
+turns into Gemini's inline video, or as the ``video_url`` part of vLLM-style servers).
 """
 
 from __future__ import annotations
@@ -47,6 +49,32 @@ def data_url(path: str | Path) -> str:
 def bytes_data_url(data: bytes, mime: str) -> str:
     """``data:<mime>;base64,...`` for bytes already in memory."""
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def video_mime(data: bytes, name: str = "") -> str:
+    """The MIME type of video bytes (MP4/MOV by their ``ftyp`` box, WebM by its EBML magic), else by extension."""
+    if data[4:8] == b"ftyp":
+        return "video/quicktime" if data[8:10] == b"qt" else "video/mp4"
+    if data.startswith(b"\x1a\x45\xdf\xa3"):
+        return "video/webm"
+    guess = mimetypes.guess_type(name)[0] if name else None
+    if guess and guess.startswith("video/"):
+        return guess
+    raise ValueError(f"{name or 'video data'} is not an MP4, MOV or WebM video; convert it to MP4.")
+
+
+def video_part(path: str | Path, video_format: str) -> dict[str, Any]:
+    """A native video content part: ``file`` (LiteLLM's format, e.g. for Gemini) or ``video_url`` (vLLM)."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"video {p} does not exist; check the suite's video folder.")
+    data = p.read_bytes()
+    url = bytes_data_url(data, video_mime(data, p.name))
+    if video_format == "file":
+        return {"type": "file", "file": {"file_data": url}}
+    if video_format == "video_url":
+        return {"type": "video_url", "video_url": {"url": url}}
+    raise ValueError(f"unknown video format {video_format!r}; use file or video_url")
 
 
 def _image_part(url: str) -> dict[str, Any]:
@@ -107,12 +135,14 @@ def prompt_text(sample: Sample, task: Task) -> str:
     return sample.prompt
 
 
-def build_messages(sample: Sample, task: Task, video_frames: int = 8) -> list[dict[str, Any]]:
+def build_messages(sample: Sample, task: Task, video_frames: int = 8,
+                   video_format: str | None = None) -> list[dict[str, Any]]:
     """One user message for the sample: its prompt, plus its image or video frames when the task takes them.
 
     Text-only tasks get a plain string as content (every OpenAI-compatible server accepts it).
     ``img2svg`` gets ``[text, image]``; ``video2sani`` gets the text, then for each sampled frame
-    a text part ``"Frame i at t.tt s:"`` followed by that frame as a PNG data URL.
+    a text part ``"Frame i at t.tt s:"`` followed by that frame as a PNG data URL, or, when
+    ``video_format`` names a native format (``file`` or ``video_url``), the text and the video itself.
     """
     if "image" in task.inputs:
         if sample.image is None:
@@ -122,6 +152,8 @@ def build_messages(sample: Sample, task: Task, video_frames: int = 8) -> list[di
         if sample.video is None:
             raise ValueError(f"sample {sample.id} of {task.id} has no input video; check its record ({sample.source}).")
         content: list[dict[str, Any]] = [_text_part(prompt_text(sample, task))]
+        if video_format:
+            return [{"role": "user", "content": [*content, video_part(sample.video, video_format)]}]
         for i, (t, png) in enumerate(sample_frames(sample.video, video_frames), start=1):
             content.append(_text_part(f"Frame {i} at {t:.2f} s:"))
             content.append(_image_part(bytes_data_url(png, "image/png")))

@@ -90,7 +90,8 @@ async def attempt_once(sample: Sample, task: Task, model: Model, ctx: SolverCont
         return Attempt(round=round_no, outcome=Outcome.MODEL_ERROR, reason=reason)
     if messages is None:
         try:
-            messages = build_messages(sample, task, video_frames=ctx.video_frames)
+            messages = build_messages(sample, task, video_frames=ctx.video_frames,
+                                      video_format=getattr(model, "video_format", None))
         except (OSError, ValueError) as exc:
             return Attempt(round=round_no, outcome=Outcome.MODEL_ERROR,
                            reason=f"could not prepare the input: {type(exc).__name__}: {exc}")

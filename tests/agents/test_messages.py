@@ -127,3 +127,58 @@ def test_edit_prompts_get_the_official_suffix_once() -> None:
     assert build_messages(already, task)[0]["content"].count("Only output") == 1
     t2s = get_task("icon/text2svg")
     assert build_messages(Sample(id="3", task=t2s.id, prompt="p", target=""), t2s)[0]["content"] == "p"
+
+
+@pytest.mark.parametrize(("video_format", "part_type"), [("file", "file"), ("video_url", "video_url")])
+def test_native_video_sends_the_file_itself(tmp_path: Path, video_format: str, part_type: str) -> None:
+    video = tmp_path / "clip.mp4"
+    _video(video, 12)
+    task = get_task("animation/video2sani")
+    sample = Sample(id="4", task=task.id, prompt="Animate this.", target="<svg/>", video=video)
+    (message,) = build_messages(sample, task, video_frames=8, video_format=video_format)
+    text, part = message["content"]
+    assert text == {"type": "text", "text": "Animate this."}
+    assert part["type"] == part_type
+    url = part["file"]["file_data"] if part_type == "file" else part["video_url"]["url"]
+    mime, data = _decode(url)
+    assert mime == "video/mp4" and data == video.read_bytes()
+
+
+def test_video_mime_from_content() -> None:
+    from svgarena.agents import video_mime
+
+    assert video_mime(b"\x00\x00\x00\x18ftypisom" + b"\x00" * 8) == "video/mp4"
+    assert video_mime(b"\x00\x00\x00\x14ftypqt  " + b"\x00" * 8) == "video/quicktime"
+    assert video_mime(b"\x1a\x45\xdf\xa3" + b"\x00" * 8) == "video/webm"
+    with pytest.raises(ValueError, match="not an MP4, MOV or WebM"):
+        video_mime(b"GIF89a....", "x.bin")
+
+
+def test_native_video_models_get_native_messages_through_the_solver(tmp_path: Path) -> None:
+    """The solver asks the model which video format it takes (the registry's accepts.video)."""
+    import asyncio
+
+    from svgarena.agents import Reply, SolverContext, attempt_once
+
+    class Recorder:
+        name = "recorder"
+        video_format = "file"
+
+        def __init__(self) -> None:
+            self.seen: list = []
+
+        def supports(self, task):
+            return None
+
+        async def respond(self, sample, messages):
+            self.seen.append(messages)
+            return Reply(text="no svg here")
+
+    video = tmp_path / "clip.mp4"
+    _video(video, 6)
+    task = get_task("animation/video2sani")
+    sample = Sample(id="5", task=task.id, prompt="Animate.", target="<svg/>", video=video)
+    model = Recorder()
+    attempt = asyncio.run(attempt_once(sample, task, model, SolverContext(renderer=None), round_no=0))
+    assert attempt.outcome.value == "no_svg"
+    assert model.seen[0][0]["content"][1]["type"] == "file"

@@ -63,8 +63,9 @@ def test_sigkill_then_resume_loses_and_duplicates_nothing(tmp_path: Path) -> Non
     assert sorted(after, key=int) == [str(i) for i in range(N)]
     for sid, row in before.items():
         assert after[sid] == row, "a finished sample was redone"
-    # Only the missing samples were asked (again): those never started and the ones in flight.
-    assert calls_after == N - len(before)
+    # Only the missing samples were asked (again): those never started and the ones in flight, less any
+    # in-flight sample whose reply had arrived before the kill (the run's reply cache answers it).
+    assert N - len(before) - 2 <= calls_after <= N - len(before)
     con = sqlite3.connect(db)
     rows = con.execute("SELECT t.sample_id, count(a.id) FROM trajectories t LEFT JOIN attempts a "
                        "ON a.trajectory_id = t.id GROUP BY t.id").fetchall()
