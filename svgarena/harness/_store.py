@@ -70,6 +70,19 @@ CREATE TABLE IF NOT EXISTS scores (
     error TEXT,
     PRIMARY KEY (trajectory_id, metric)
 );
+CREATE TABLE IF NOT EXISTS set_scores (
+    task TEXT NOT NULL,
+    model TEXT NOT NULL,
+    solver TEXT NOT NULL,
+    metric TEXT NOT NULL,              -- fid, fid_c, fvd: one value over the whole task
+    view TEXT NOT NULL,                -- sarena (black substitutes included) | ok_only
+    value REAL,
+    n_ref INTEGER NOT NULL,
+    n_pred INTEGER NOT NULL,
+    error TEXT,
+    created REAL NOT NULL,
+    PRIMARY KEY (task, model, solver, metric, view)
+);
 CREATE TABLE IF NOT EXISTS notes (
     id INTEGER PRIMARY KEY,
     created REAL NOT NULL,
@@ -187,6 +200,34 @@ class RunStore:
                 "WHERE id=?",
                 (outcome, answer, json.dumps(media or {}, sort_keys=True), stop_reason, time.time(), trajectory_id),
             )
+
+    def put_scores(self, rows: Iterable[tuple[int, str, float | None, bool, str | None]]) -> None:
+        """Insert or replace per-sample scores (a scoring pass, or a rescore), in one transaction."""
+        with self._tx():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO scores (trajectory_id, metric, value, ok, error) VALUES (?,?,?,?,?)",
+                [(tid, m, v, int(ok), err) for tid, m, v, ok, err in rows],
+            )
+
+    def put_set_scores(self, task: str, model: str, solver: str, scores: Iterable[Any]) -> None:
+        """Insert or replace set-level scores (objects with metric, view, value, n_ref, n_pred, error)."""
+        now = time.time()
+        with self._tx():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO set_scores (task, model, solver, metric, view, value, n_ref, n_pred, error, "
+                "created) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [(task, model, solver, s.metric, s.view, s.value, s.n_ref, s.n_pred, s.error, now) for s in scores],
+            )
+
+    def set_scores(self) -> Iterator[sqlite3.Row]:
+        yield from self.db.execute("SELECT * FROM set_scores ORDER BY task, model, solver, metric, view")
+
+    def score_counts(self) -> dict[tuple[str, str, str, str], int]:
+        """How many finished trajectories of each (task, model, solver) have a row for each metric."""
+        rows = self.db.execute(
+            "SELECT t.task, t.model, t.solver, s.metric, COUNT(*) FROM scores s JOIN trajectories t "
+            "ON t.id = s.trajectory_id WHERE t.status='done' GROUP BY t.task, t.model, t.solver, s.metric")
+        return {(r[0], r[1], r[2], r[3]): int(r[4]) for r in rows}
 
     # -- reading ------------------------------------------------------------------------------
     def trajectories(self, status: str | None = "done") -> Iterator[sqlite3.Row]:

@@ -7,7 +7,12 @@ from svgarena.sandboxes._browser import (
     render_animation_mp4,
     sarena_times,
 )
-from svgarena.sandboxes._local import LocalRenderer, SandboxLimits, render_svg
+from svgarena.sandboxes._backends import BACKENDS, check_choice, open_backend
+from svgarena.sandboxes._docker import DockerRenderer, build_image, cleanup_containers, docker_problem, image_tag
+from svgarena.sandboxes._jail import ISOLATIONS, best_isolation, isolation_problem
+from svgarena.sandboxes._local import LocalRenderer, render_svg
+from svgarena.sandboxes._render_file import ANIMATION_MODES, read_svg, render_file
+from svgarena.sandboxes._pool import RENDERERS, SandboxLimits, WorkerPool
 from svgarena.sandboxes._types import Renderer, RenderResult, RenderSpec
 from svgarena.sandboxes._video import (
     VideoError,
@@ -21,6 +26,22 @@ from svgarena.sandboxes._video import (
 )
 
 __all__ = [
+    "ANIMATION_MODES",
+    "read_svg",
+    "render_file",
+    "DockerRenderer",
+    "build_image",
+    "cleanup_containers",
+    "docker_problem",
+    "image_tag",
+    "BACKENDS",
+    "check_choice",
+    "open_backend",
+    "ISOLATIONS",
+    "RENDERERS",
+    "WorkerPool",
+    "best_isolation",
+    "isolation_problem",
     "BrowserAnimationRenderer",
     "LocalRenderer",
     "RenderResult",

@@ -23,6 +23,9 @@ Where this differs from SArena, on purpose:
   fonts), every request is aborted by a route handler and the context is offline.
 * Chromium runs with one fresh profile directory per browser (Playwright makes and removes
   it), ``--disable-gpu`` (software raster), device scale factor 1 and the sRGB colour profile.
+* Chromium itself runs jailed by bubblewrap where it works (``_browser_jail``: no network
+  namespace to leave by, no host files, as nobody), the third layer against requests; where
+  bwrap is missing it runs unjailed with a one-time warning (``jail=False`` forces that).
 
 One browser serves many captures through a small pool of reusable pages (one browser context
 each). Each capture has a wall-clock limit; a capture that exceeds it ends as
@@ -34,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import logging
 import os
 import shutil
 import time
@@ -48,6 +52,7 @@ from svgarena.outcome import Outcome
 from svgarena.sandboxes._types import RenderResult, RenderSpec
 
 RENDERER_NAME = "chromium"
+_JAIL_WARNED = False
 SARENA_FPS = 30
 SARENA_N_FRAMES = 150
 
@@ -68,6 +73,13 @@ CHROMIUM_ARGS = [
     # frames are pixel-identical with and without these two flags.
     "--disable-frame-rate-limit",
     "--disable-gpu-vsync",
+    # Network, below the page's own blocks: an iframe or a meta refresh made an unjailed Chromium
+    # preconnect to its URL (an empty TCP connection, before any request the route handler sees).
+    # Every connection goes to a proxy on a closed loopback port instead, loopback included.
+    "--proxy-server=http://127.0.0.1:9",
+    "--proxy-bypass-list=<-loopback>",
+    "--dns-prefetch-disable",
+    "--no-pings",
 ]
 
 _CSP = (
@@ -201,10 +213,40 @@ def chromium_path() -> str | None:
     return None
 
 
-def check_svg(svg: str) -> str | None:
-    """None when ``svg`` is well-formed XML, else the parser's message."""
+MAX_SVG_BYTES = 8 * 1024 * 1024
+MAX_DEPTH = 128
+
+
+class _TooDeep(Exception):
+    pass
+
+
+def check_svg(svg: str, max_depth: int | None = None) -> str | None:
+    """None when ``svg`` is well-formed XML (the standard library's parser, as SArena checks),
+    else the parser's message. Streams the parse and drops each element once closed, so a
+    hostile document costs this process little memory; nesting deeper than ``max_depth`` is
+    refused. Runs in the harness process: it only parses, it never loads or fetches anything."""
+    if not svg.strip():
+        return "the SVG is empty"
+    parser = ET.XMLPullParser(events=("start", "end"))
+    depth = 0
     try:
-        ET.fromstring(svg)
+        data = svg.encode("utf-8", "surrogatepass")
+        for i in range(0, len(data), 1 << 16):
+            parser.feed(data[i:i + (1 << 16)])
+            for event, elem in parser.read_events():
+                if event == "start":
+                    depth += 1
+                    if max_depth is not None and depth > max_depth:
+                        raise _TooDeep()
+                else:
+                    depth -= 1
+                    elem.clear()
+        parser.close()
+        for _ in parser.read_events():
+            pass
+    except _TooDeep:
+        return f"SVG nesting is over the limit of {max_depth} elements"
     except ET.ParseError as exc:
         return f"SVG is not well-formed XML: {exc}"
     except Exception as exc:  # noqa: BLE001 - e.g. ValueError on odd input
@@ -244,8 +286,16 @@ class BrowserAnimationRenderer:
         timeout_s: float = 60.0,
         css: Literal["seek", "realtime"] = "seek",
         headless: bool = True,
+        jail: bool | None = None,
+        max_svg_bytes: int = MAX_SVG_BYTES,
+        max_depth: int = MAX_DEPTH,
     ) -> None:
+        self.max_svg_bytes = max_svg_bytes
+        self.max_depth = max_depth
         self.executable_path = executable_path if executable_path is not None else chromium_path()
+        self.jail = jail  # None: jail with bubblewrap where it works
+        self.jailed = False
+        self._launcher: str | None = None
         self.pages = max(1, int(pages))
         self.timeout_s = float(timeout_s)
         if css not in ("seek", "realtime"):
@@ -290,15 +340,46 @@ class BrowserAnimationRenderer:
             self._pw = await async_playwright().start()
             kwargs: dict[str, Any] = {"headless": self.headless, "args": list(CHROMIUM_ARGS)}
             if self.executable_path:
-                kwargs["executable_path"] = self.executable_path
+                kwargs["executable_path"] = self._jailed_executable(self.executable_path)
             try:
                 self._browser = await self._pw.chromium.launch(**kwargs)
             except Exception:
                 await self._pw.stop()
                 self._pw = None
+                self._drop_launcher()
                 raise
             self.browser_version = self._browser.version
             self._generation += 1
+
+    def _jailed_executable(self, chromium: str) -> str:
+        """The launcher that runs ``chromium`` under bubblewrap, or ``chromium`` itself."""
+        from svgarena.sandboxes._browser_jail import jail_problem, write_launcher
+
+        self.jailed = False
+        if self.jail is False:
+            return chromium
+        problem = jail_problem()
+        if problem:
+            if self.jail:
+                raise RuntimeError(f"cannot jail Chromium: {problem}")
+            global _JAIL_WARNED
+            if not _JAIL_WARNED:
+                _JAIL_WARNED = True
+                logging.getLogger("svgarena.sandboxes").warning(
+                    "Chromium runs without bubblewrap (%s): requests are blocked by the page layers only", problem)
+            return chromium
+        self._drop_launcher()
+        self._launcher = write_launcher(chromium)
+        self.jailed = True
+        return self._launcher
+
+    def _drop_launcher(self) -> None:
+        if self._launcher:
+            try:
+                os.unlink(self._launcher)
+            except OSError:
+                pass
+            self._launcher = None
 
     async def close(self) -> None:
         """Close every page and the browser."""
@@ -319,6 +400,7 @@ class BrowserAnimationRenderer:
         if self._pw is not None:
             await _quietly(self._pw.stop(), 10)
             self._pw = None
+        self._drop_launcher()
 
     # ----- page pool
 
@@ -399,9 +481,14 @@ class BrowserAnimationRenderer:
                 meta={"times": times, "size": wh},
             )
 
-        problem = check_svg(svg)
+        size = len(svg.encode("utf-8", "surrogatepass")) if isinstance(svg, str) else 0
+        if not isinstance(svg, str) or size > self.max_svg_bytes:
+            return fail(Outcome.RENDER_ERROR, f"SVG is {size} bytes, over the {self.max_svg_bytes}-byte limit"
+                        if isinstance(svg, str) else f"expected SVG text, got {type(svg).__name__}")
+        problem = check_svg(svg, self.max_depth)
         if problem:
-            return fail(Outcome.PARSE_ERROR, problem)
+            outcome = Outcome.RENDER_ERROR if "nesting" in problem else Outcome.PARSE_ERROR
+            return fail(outcome, problem)
         if not times:
             return fail(Outcome.RENDER_ERROR, "no capture times were given")
         if wh[0] <= 0 or wh[1] <= 0:
@@ -439,6 +526,7 @@ class BrowserAnimationRenderer:
                 "times": times,
                 "size": wh,
                 "browser": f"Chromium {self.browser_version}",
+                "jail": "bwrap" if self.jailed else "none",
                 "css": self.css,
             },
         )
@@ -469,6 +557,22 @@ class BrowserAnimationRenderer:
         """Renderer protocol: one frame at t = 0 at ``spec``'s size and time limit."""
         spec = spec or RenderSpec(renderer=self.name)
         return await self.capture(svg, [0.0], (spec.width, spec.height), timeout_s=spec.timeout_s)
+
+    async def capture_metric_frames(
+        self, svg: str, n448: int = 8, n128: int = 16, timeout_s: float | None = None
+    ) -> RenderResult:
+        """``fast`` mode: only the frames SArena's metrics read, straight from the timeline:
+        ``n448`` frames at 448 (frame metrics, ViCLIP) in ``meta["frames"]`` and ``n128`` at 128
+        (FVD) in ``meta["frames_128"]``, at the times those frames have in a 150-frame video."""
+        res = await self.capture(svg, fast_times(n448), 448, timeout_s=timeout_s)
+        if not res.ok or n128 <= 0:
+            return res
+        res128 = await self.capture(svg, fast_times(n128), 128, timeout_s=timeout_s)
+        if not res128.ok:
+            return res128
+        res.meta["frames_128"] = res128.meta["frames"]
+        res.seconds += res128.seconds
+        return res
 
     async def render_mp4(
         self,

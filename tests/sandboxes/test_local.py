@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from svgarena.outcome import Outcome
-from svgarena.sandboxes import LocalRenderer, Renderer, RenderSpec, SandboxLimits
+from svgarena.sandboxes import ISOLATIONS, LocalRenderer, Renderer, RenderSpec, SandboxLimits, isolation_problem
 
 ICON = (
     '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 128 128">'
@@ -136,17 +136,106 @@ def test_memory_limit_is_render_error_and_pool_recovers():
         assert renderer.render_svg(ICON).ok
 
 
-def test_worker_is_sandboxed(pool):
-    assert pool.render_svg(ICON).ok
-    pid = pool.worker_pids()[0]
-    limits = open(f"/proc/{pid}/limits").read()
-    assert "Max address space" in limits and str(2 << 30) in limits
-    assert os.readlink(f"/proc/{pid}/cwd").split("/")[-1].startswith("svgarena-render-")
-    env = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
-    names = {e.split(b"=", 1)[0] for e in env if e}
-    assert names <= {b"PATH", b"LD_LIBRARY_PATH", b"DYLD_LIBRARY_PATH", b"FONTCONFIG_FILE", b"FONTCONFIG_PATH",
-                     b"LANG", b"LC_ALL", b"HOME", b"TMPDIR", b"XDG_CACHE_HOME", b"OMP_NUM_THREADS",
-                     b"OPENBLAS_NUM_THREADS", b"PYTHONDONTWRITEBYTECODE"}
+_ENV_ALLOWED = {b"PATH", b"LD_LIBRARY_PATH", b"DYLD_LIBRARY_PATH", b"FONTCONFIG_FILE", b"FONTCONFIG_PATH",
+                b"LANG", b"LC_ALL", b"HOME", b"TMPDIR", b"XDG_CACHE_HOME", b"OMP_NUM_THREADS",
+                b"OPENBLAS_NUM_THREADS", b"PYTHONDONTWRITEBYTECODE", b"PWD"}
+
+
+@pytest.mark.parametrize("isolation", ISOLATIONS)
+def test_worker_is_sandboxed(isolation):
+    problem = isolation_problem(isolation)
+    if problem:
+        pytest.skip(f"{isolation} not available here: {problem}")
+    with LocalRenderer(1, isolation=isolation) as renderer:
+        assert renderer.render_svg(ICON).ok
+        (pid,) = renderer.worker_pids()
+        limits = open(f"/proc/{pid}/limits").read()
+        assert "Max address space" in limits and str(2 << 30) in limits
+        assert "python" in os.readlink(f"/proc/{pid}/exe")
+        env = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+        assert {e.split(b"=", 1)[0] for e in env if e} <= _ENV_ALLOWED
+        same_net = os.readlink(f"/proc/{pid}/ns/net") == os.readlink("/proc/self/ns/net")
+        if isolation == "none":
+            assert same_net
+            assert os.readlink(f"/proc/{pid}/cwd").split("/")[-1].startswith("svgarena-render-")
+            return
+        assert not same_net, "the worker must have no network of the host"
+        assert os.readlink(f"/proc/{pid}/ns/user") != os.readlink("/proc/self/ns/user")
+        if isolation == "bwrap":
+            root = f"/proc/{pid}/root"
+            for ns in ("mnt", "pid", "ipc", "uts"):
+                assert os.readlink(f"/proc/{pid}/ns/{ns}") != os.readlink(f"/proc/self/ns/{ns}"), ns
+            seen = set(os.listdir(root))
+            assert seen <= {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "var", "proc", "dev",
+                            "tmp", "opt", "root", "home"}, seen
+            assert not os.path.exists(f"{root}{os.getcwd()}"), "the repo/work folder must not exist inside"
+            assert os.listdir(f"{root}/tmp") == []  # a private, empty /tmp
+            assert sorted(os.listdir(f"{root}/etc")) <= sorted(["ld.so.cache", "ld.so.conf", "ld.so.conf.d", "fonts",
+                                                                "alternatives", "localtime"])
+            status = open(f"/proc/{pid}/status").read()
+            assert "CapEff:\t0000000000000000" in status
+            site = os.listdir(f"{root}/opt/svgarena/site")
+            assert "cairosvg" in site and "numpy" not in site and "svgarena" not in site
+
+
+def test_resvg_crash_is_typed_failure_and_worker_replaced():
+    pytest.importorskip("resvg_py")
+    deep = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 9 9">' + "<g>" * 400 + "</g>" * 400 + "</svg>"
+    with LocalRenderer(1, max_depth=100_000) as renderer:  # let the tree through so resvg crashes
+        assert renderer.render_svg(ICON, RenderSpec(renderer="resvg")).ok
+        (pid,) = renderer.worker_pids()
+        result = renderer.render_svg(deep, RenderSpec(renderer="resvg"))
+        assert result.outcome is Outcome.RENDER_ERROR
+        assert "SIGSEGV" in result.reason or "SIGABRT" in result.reason, result.reason
+        assert "replaced" in result.reason
+        again = renderer.render_svg(ICON, RenderSpec(renderer="resvg"))
+        assert again.ok and renderer.worker_pids() != [pid]
+
+
+def test_nesting_cap_is_clear_render_error(pool):
+    deep = '<svg xmlns="http://www.w3.org/2000/svg">' + "<g>" * 200 + "</g>" * 200 + "</svg>"
+    result = pool.render_svg(deep, RenderSpec(renderer="resvg"))
+    assert result.outcome is Outcome.RENDER_ERROR
+    assert "201 elements deep, over the limit of 128" in result.reason
+
+
+def test_output_size_is_forced_whatever_the_svg_says(pool):
+    wide = '<svg xmlns="http://www.w3.org/2000/svg" width="3000" height="10"><rect width="3000" height="10"/></svg>'
+    for renderer in ("cairosvg", "resvg"):
+        result = pool.render_svg(wide, RenderSpec(width=40, height=30, renderer=renderer))
+        assert result.ok and result.image.shape == (30, 40, 3), (renderer, result.reason)
+
+
+def test_unknown_renderer_is_refused(pool):
+    result = pool.render_svg(ICON, RenderSpec(renderer="inkscape"))
+    assert result.outcome is Outcome.RENDER_ERROR and "unknown renderer" in result.reason
+
+
+def test_renderer_version_is_recorded(pool):
+    result = pool.render_svg(ICON)
+    assert result.meta["backend"] == "local" and result.meta["renderer_version"] == cairosvg.__version__
+
+
+def test_forced_isolation_that_does_not_work_is_one_clear_error(monkeypatch):
+    from svgarena.sandboxes import _jail
+
+    monkeypatch.setitem(_jail._probed, "bwrap", "bwrap is not installed")
+    with pytest.raises(RuntimeError, match="isolation 'bwrap' is not available here: bwrap is not installed"):
+        LocalRenderer(1, isolation="bwrap")
+
+
+def test_fallback_to_plain_subprocess_warns_once(monkeypatch, caplog):
+    from svgarena.sandboxes import _jail
+
+    monkeypatch.setitem(_jail._probed, "bwrap", "bwrap is not installed")
+    monkeypatch.setitem(_jail._probed, "unshare", "unshare failed: Operation not permitted")
+    monkeypatch.setattr(_jail, "_warned", False)
+    monkeypatch.delenv("SVGARENA_ISOLATION", raising=False)
+    with caplog.at_level("WARNING", logger="svgarena.sandboxes"):
+        assert _jail.best_isolation() == "none"
+        assert _jail.best_isolation() == "none"
+    warnings = [r for r in caplog.records if "isolation is reduced" in r.getMessage()]
+    assert len(warnings) == 1 and "bwrap is not installed" in warnings[0].getMessage()
 
 
 def test_many_concurrent_renders_with_two_workers():
