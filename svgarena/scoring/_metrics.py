@@ -265,6 +265,22 @@ class _Embedding(Metric):
                                            batch.size), lambda f=f: f)
         return feats, errors
 
+    def similarity(self, refs: np.ndarray, preds: np.ndarray) -> np.ndarray:
+        """Per-pair score of stacked reference and prediction features."""
+        raise NotImplementedError
+
+    def score(self, batch: Batch, ctx: ScoringContext) -> list[SampleScore]:
+        """Reference vs prediction (black substitute for failures) through ``similarity``."""
+        n = len(batch)
+        refs, errors = self.ref_features(batch, ctx, list(range(n)))
+        preds, perr = self.pred_features(batch, ctx, [i for i in range(n) if i not in errors])
+        errors.update(perr)
+        values = np.full(n, np.nan)
+        idx = [i for i in range(n) if i not in errors]
+        if idx:
+            values[idx] = self.similarity(np.stack([refs[i] for i in idx]), np.stack([preds[i] for i in idx]))
+        return _finite(values, [batch.has_pred(i) for i in range(n)], errors, n)
+
     def pred_features(self, batch: Batch, ctx: ScoringContext, indices: list[int]) -> tuple[dict[int, np.ndarray], dict[int, str]]:
         feats: dict[int, np.ndarray] = {}
         errors: dict[int, str] = {}
@@ -307,18 +323,10 @@ class Dino(_Embedding):
 
         return embed(self.model, images, ctx.device, ctx.half)
 
-    def score(self, batch: Batch, ctx: ScoringContext) -> list[SampleScore]:
+    def similarity(self, refs: np.ndarray, preds: np.ndarray) -> np.ndarray:
         from svgarena.scoring._dino import dino_score
 
-        n = len(batch)
-        refs, errors = self.ref_features(batch, ctx, list(range(n)))
-        preds, perr = self.pred_features(batch, ctx, [i for i in range(n) if i not in errors])
-        errors.update(perr)
-        values = np.full(n, np.nan)
-        idx = [i for i in range(n) if i not in errors]
-        if idx:
-            values[idx] = dino_score(np.stack([refs[i] for i in idx]), np.stack([preds[i] for i in idx]))
-        return _finite(values, [batch.has_pred(i) for i in range(n)], errors, n)
+        return dino_score(refs, preds)
 
 
 def _clip_l(ctx: ScoringContext, metric: str) -> Any:
@@ -343,18 +351,10 @@ class ClipI2I(_Embedding):
 
         return encode_images(self.model, images, ctx.device, ctx.half)
 
-    def score(self, batch: Batch, ctx: ScoringContext) -> list[SampleScore]:
+    def similarity(self, refs: np.ndarray, preds: np.ndarray) -> np.ndarray:
         from svgarena.scoring._clip import clip_score
 
-        n = len(batch)
-        refs, errors = self.ref_features(batch, ctx, list(range(n)))
-        preds, perr = self.pred_features(batch, ctx, [i for i in range(n) if i not in errors])
-        errors.update(perr)
-        values = np.full(n, np.nan)
-        idx = [i for i in range(n) if i not in errors]
-        if idx:
-            values[idx] = clip_score(np.stack([preds[i] for i in idx]), np.stack([refs[i] for i in idx]))
-        return _finite(values, [batch.has_pred(i) for i in range(n)], errors, n)
+        return clip_score(preds, refs)
 
 
 class ClipT2I(ClipI2I):
