@@ -120,8 +120,8 @@ def collect(store: RunStore) -> dict[str, Any]:
     }
 
 
-def load_results(run: str | Path, out: str | Path = "runs") -> dict[str, Any]:
-    """Results of a run given its id (under ``out``) or its folder or its run.sqlite."""
+def run_store_path(run: str | Path, out: str | Path = "runs") -> Path:
+    """The run.sqlite of a run given its id (under ``out``), its folder, or the file itself."""
     path = Path(run)
     if path.is_dir():
         path = path / "run.sqlite"
@@ -129,7 +129,12 @@ def load_results(run: str | Path, out: str | Path = "runs") -> dict[str, Any]:
         path = Path(out) / str(run) / "run.sqlite"
     if not path.is_file():
         raise FileNotFoundError(f"{run}: no such run (looked for {path})")
-    store = RunStore.open_existing(path)
+    return path
+
+
+def load_results(run: str | Path, out: str | Path = "runs") -> dict[str, Any]:
+    """Results of a run given its id (under ``out``) or its folder or its run.sqlite."""
+    store = RunStore.open_existing(run_store_path(run, out))
     try:
         return collect(store)
     finally:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from svgarena.harness._artifacts import ArtifactStore
+from svgarena.harness._report import run_store_path
 from svgarena.harness._store import RunStore
 from svgarena.tasks import TASKS, AnswerKind, Sample, iter_samples, resolve_suite
 
@@ -142,13 +143,7 @@ def rescore(run: str | Path, out: str | Path, options: ScoringOptions,
     unknown = sorted(set(options.metrics or []) - set(METRICS))
     if unknown:
         raise ValueError(f"unknown metric {', '.join(unknown)}; known: {', '.join(sorted(METRICS))}")
-    path = Path(run)
-    if path.is_dir():
-        path = path / "run.sqlite"
-    elif not path.exists():
-        path = Path(out) / str(run) / "run.sqlite"
-    if not path.is_file():
-        raise FileNotFoundError(f"{run}: no such run (looked for {path})")
+    path = run_store_path(run, out)
     store = RunStore.open_existing(path)
     try:
         config = store.run_info()["config"]
