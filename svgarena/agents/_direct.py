@@ -15,7 +15,7 @@ import json
 import time
 from typing import Any
 
-from svgarena.agents._litellm import LiteLLMModel, MissingApiKeyError
+from svgarena.agents._litellm import LiteLLMModel, MissingApiKeyError, retry_after_seconds
 from svgarena.agents._secrets import scrub
 from svgarena.agents._types import Reply, Usage
 
@@ -101,7 +101,7 @@ class DirectModel(LiteLLMModel):
         except (ValueError, UnicodeDecodeError, AttributeError):
             message = payload[:500].decode("utf-8", "replace")
         raw: dict[str, Any] = {"error_type": kind, "status_code": status}
-        retry_after = _retry_after(headers)
+        retry_after = retry_after_seconds(headers)
         if retry_after is not None:
             raw["retry_after"] = retry_after
         return Reply(error=scrub(f"{kind}: {status} from {self.api_base}: {message}", key), usage=Usage(latency_s=latency),
@@ -121,19 +121,3 @@ class DirectModel(LiteLLMModel):
                                                         latency_s=latency), raw=raw)
 
 
-def _retry_after(headers: Any) -> float | None:
-    try:
-        ms = headers.get("retry-after-ms")
-        if ms is not None:
-            return max(0.0, float(ms) / 1000.0)
-        value = headers.get("retry-after")
-        if value is None:
-            return None
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            from email.utils import parsedate_to_datetime
-
-            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except Exception:  # a malformed header is no reason to fail the call differently
-        return None

@@ -206,14 +206,16 @@ def _retry_after(exc: BaseException) -> float | None:
     if not headers:
         response = getattr(exc, "response", None)
         headers = getattr(response, "headers", None)
-    if not headers:
-        return None
+    return retry_after_seconds(headers) if headers else None
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date) from response headers; None if absent."""
     try:
-        get = headers.get
-        ms = get("retry-after-ms")
+        ms = headers.get("retry-after-ms")
         if ms is not None:
             return max(0.0, float(ms) / 1000.0)
-        value = get("retry-after")
+        value = headers.get("retry-after")
         if value is None:
             return None
         try:
