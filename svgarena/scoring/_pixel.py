@@ -67,7 +67,33 @@ _C2 = (_K2 * _RANGE) ** 2 * (WIN * WIN) * (WIN * WIN - 1)
 
 
 def _ssim_image(x: np.ndarray, y: np.ndarray) -> float:
-    """SSIM of one (H, W, 3) uint8 pair from exact integer window sums, a strip of rows at a time.
+    """SSIM of one (H, W, 3) uint8 pair, computing only the windows that see a differing pixel.
+
+    A window in which both images are identical scores exactly 1 (mean, variance and covariance
+    coincide, so numerator and denominator are equal); scikit-image's value there differs from 1
+    only by its running-sum rounding (~1e-16). So the interior windows are split into those that
+    touch the bounding box of the differing pixels, computed exactly below, and the rest, which
+    add 1 each. Renders of a reference and a prediction share wide margins, which this skips.
+    """
+    h, w, _ = x.shape
+    rows, cols = h - WIN + 1, w - WIN + 1
+    diff = x != y
+    diff_rows = np.flatnonzero(diff.any(axis=(1, 2)))
+    if diff_rows.size == 0:
+        return 1.0
+    diff_cols = np.flatnonzero(diff[diff_rows[0]:diff_rows[-1] + 1].any(axis=(0, 2)))
+    # Window (r, c) covers rows r..r+WIN-1: it sees a differing pixel only if r is in this range.
+    r0, r1 = max(0, diff_rows[0] - WIN + 1), min(rows - 1, diff_rows[-1])
+    c0, c1 = max(0, diff_cols[0] - WIN + 1), min(cols - 1, diff_cols[-1])
+    sub_rows, sub_cols = r1 - r0 + 1, c1 - c0 + 1
+    sub = _ssim_sums(x[r0:r1 + WIN, c0:c1 + WIN], y[r0:r1 + WIN, c0:c1 + WIN])
+    same = rows * cols - sub_rows * sub_cols
+    return float(((sub + same) / (rows * cols)).mean())
+
+
+def _ssim_sums(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per-channel sums of local SSIM over every interior window of an (H, W, 3) uint8 pair,
+    from exact integer window sums, a strip of rows at a time.
 
     With N = 121 and window sums Sx, Sy, Sxx, Syy, Sxy, scikit-image's
     ux = Sx/N, vx = (Sxx/N - ux**2) * N/(N-1), vxy likewise, and
@@ -111,8 +137,7 @@ def _ssim_image(x: np.ndarray, y: np.ndarray) -> float:
         sx *= ss  # (Sx**2 + Sy**2 + c1)(N (Sxx + Syy) - Sx**2 - Sy**2 + c2)
         num /= sx
         total += num.sum(axis=(1, 2))
-    # Mean per channel over the interior, then over channels, as scikit-image does.
-    return float((total / (rows * (w - WIN + 1))).mean())
+    return total  # the caller takes the mean per channel over the interior, then over channels
 
 
 _POOL: ThreadPoolExecutor | None = None
