@@ -40,7 +40,6 @@ this one give identical features, and its preprocessing and this give identical 
 from __future__ import annotations
 
 import importlib.util
-import os
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -51,7 +50,7 @@ import numpy as np
 
 from svgarena.scoring._batch import Batch
 from svgarena.scoring._metrics import Metric, ScoringContext, SetScore, register_metric
-from svgarena.scoring._weights import CHECKPOINTS, Checkpoint, CheckpointMissing, register_checkpoint, require
+from svgarena.scoring._weights import CHECKPOINTS, Checkpoint, CheckpointMissing, env_checkpoint, register_checkpoint, require
 
 if TYPE_CHECKING:
     import torch
@@ -93,14 +92,9 @@ def _cdfvd_copy() -> Path | None:
 def i3d_checkpoint_path(weights: str | Path | None = None, metrics: Sequence[str] | None = None) -> Path:
     """``$SVGARENA_I3D`` (file or folder), ``weights`` / ``$SVGARENA_WEIGHTS``, torch hub's checkpoint
     folder, then cd-fvd's package folder; ``CheckpointMissing`` when none has it."""
-    looked: list[Path] = []
-    env = os.environ.get(I3D_ENV)
-    if env:
-        p = Path(env).expanduser()
-        p = p / I3D_FILE if p.is_dir() else p
-        if p.is_file():
-            return p
-        looked.append(p)
+    found, looked = env_checkpoint(I3D_ENV, I3D_FILE)
+    if found is not None:
+        return found
     try:
         return require(I3D_CHECKPOINT, weights)
     except CheckpointMissing as exc:

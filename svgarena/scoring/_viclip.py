@@ -38,7 +38,6 @@ licence, log in, then ``svgarena weights fetch viclip``).
 from __future__ import annotations
 
 import logging
-import os
 import pickle
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
@@ -50,7 +49,7 @@ import numpy as np
 from svgarena.scoring._batch import Batch
 from svgarena.scoring._metrics import Metric, ScoringContext, register_metric
 from svgarena.scoring._scorer import SampleScore
-from svgarena.scoring._weights import CHECKPOINTS, Checkpoint, CheckpointMissing, register_checkpoint, require
+from svgarena.scoring._weights import CHECKPOINTS, Checkpoint, CheckpointMissing, env_checkpoint, register_checkpoint, require
 
 if TYPE_CHECKING:
     import torch
@@ -95,14 +94,9 @@ def viclip_checkpoint_path(weights: str | Path | None = None, metrics: Sequence[
 
     Raises ``CheckpointMissing`` (one line: where it looked, that the repo is gated, the fetch command).
     """
-    env = os.environ.get(VICLIP_ENV)
-    looked: list[Path] = []
-    if env:
-        p = Path(env).expanduser()
-        p = p / VICLIP_FILE if p.is_dir() else p
-        if p.is_file():
-            return p
-        looked.append(p)
+    found, looked = env_checkpoint(VICLIP_ENV, VICLIP_FILE)
+    if found is not None:
+        return found
     try:
         return require(VICLIP_CHECKPOINT, weights)
     except CheckpointMissing as exc:

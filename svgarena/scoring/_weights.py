@@ -228,6 +228,17 @@ def find(ck: Checkpoint | str, weights: str | Path | None = None) -> Path | None
     return None
 
 
+def env_checkpoint(env: str, filename: str) -> tuple[Path | None, list[Path]]:
+    """A checkpoint named by environment variable ``env`` (a file, or a folder holding ``filename``):
+    (the path if it exists, the places looked at)."""
+    value = os.environ.get(env)
+    if not value:
+        return None, []
+    p = Path(value).expanduser()
+    p = p / filename if p.is_dir() else p
+    return (p, []) if p.is_file() else (None, [p])
+
+
 def require(ck: Checkpoint | str, weights: str | Path | None = None, metrics: Iterable[str] | None = None) -> Path:
     """The checkpoint's path, or ``CheckpointMissing`` naming where it looked and the fetch command."""
     ck = get_checkpoint(ck) if isinstance(ck, str) else ck
