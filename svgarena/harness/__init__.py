@@ -6,7 +6,7 @@ from svgarena.harness._meta import run_metadata
 from svgarena.harness._rescore import ScoringOptions, rescore, score_stored
 from svgarena.harness._report import collect, load_results, tables, usage_table
 from svgarena.harness._runner import DEFAULT_MODELS, Progress, RunSummary, execute
-from svgarena.harness._store import RunStore, TrajectoryKey
+from svgarena.harness._store import STORE_VERSION, RunStore, StoreVersionError, TrajectoryKey
 
 __all__ = [
     "ArtifactStore",
@@ -14,6 +14,8 @@ __all__ = [
     "Progress",
     "RunConfig",
     "RunStore",
+    "STORE_VERSION",
+    "StoreVersionError",
     "RunSummary",
     "ScoringOptions",
     "TrajectoryKey",

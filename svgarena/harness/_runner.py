@@ -7,6 +7,7 @@ to the sandboxed worker pool; per-sample scoring runs in a thread so the event l
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -337,6 +338,12 @@ def _attempt_row(attempt: Attempt, artifacts: ArtifactStore) -> dict[str, Any]:
         "output_tokens": attempt.usage.output_tokens, "cost_usd": attempt.usage.cost_usd,
         "latency_s": attempt.usage.latency_s, "retries": attempt.retries, "renderer": attempt.renderer,
         "render_seconds": attempt.render_seconds, "feedback": attempt.feedback,
+        "feedback_mode": attempt.feedback_mode,
+        "feedback_images": [artifacts.put(img, "png") for img in attempt.feedback_images],
+        "svg_hash": hashlib.sha256(attempt.answer.encode()).hexdigest()
+        if attempt.answer and attempt.answer.lstrip().startswith("<") else None,
+        "model_chose": attempt.model_chose, "tool_calls": attempt.tool_calls,
+        "malformed_calls": attempt.malformed_calls, "extra": attempt.extra or None,
     }
 
 

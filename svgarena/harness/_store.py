@@ -1,9 +1,21 @@
 """The run store: one SQLite file per run (WAL), written attempt by attempt as the run goes.
 
-A trajectory row is inserted as ``running`` when its sample starts; its attempts are appended
-as they happen; its scores and its ``done`` status are written in one transaction. A run killed
-at any moment therefore keeps everything finished, and on resume only trajectories that are not
-``done`` are cleared and redone: nothing is lost and nothing is duplicated.
+A trajectory row is inserted as ``running`` when its sample starts; its attempts (rounds) are
+appended as they happen; its scores and its ``done`` status are written in one transaction. A run
+killed at any moment therefore keeps everything finished, and on resume only trajectories that are
+not ``done`` are cleared and redone: nothing is lost and nothing is duplicated.
+
+Store versions (``PRAGMA user_version``):
+
+- 1 (svgarena 0.1, ``user_version`` 0): one scored answer per trajectory.
+- 2: every round is scored. ``attempts`` gain the feedback shown after the round (mode, text,
+  images by artifact name), the round's renders, the SVG's hash and whether the model chose this
+  round; ``round_scores`` and ``round_set_scores`` hold per-round scores; ``trajectories`` gain the
+  selection rule, the selected round and the arm; ``heartbeat`` holds live runner state for
+  ``watch``. The headline ``scores``/``set_scores`` stay the selected round's. A version-1 store is
+  migrated in place when opened for writing (additive: its one attempt becomes round 0); a
+  read-only open of a version-1 store, or any open of a store newer than this code, raises
+  ``StoreVersionError`` with one sentence saying what to do.
 """
 
 from __future__ import annotations
@@ -15,6 +27,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+STORE_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -38,6 +52,9 @@ CREATE TABLE IF NOT EXISTS trajectories (
     media TEXT,                        -- JSON {kind: artifact name}: png render, mp4 (448), mp4_128
     subject TEXT,
     stop_reason TEXT,
+    selection TEXT,                    -- last | best-model | best-oracle: which round is the answer
+    selected_round INTEGER,            -- the round the headline scores are of
+    arm TEXT,                          -- JSON: solver, feedback, selection, rounds/samples, budget
     started REAL NOT NULL,
     finished REAL,
     UNIQUE (task, model, solver, sample_id, epoch)
@@ -58,14 +75,22 @@ CREATE TABLE IF NOT EXISTS attempts (
     retries INTEGER,
     renderer TEXT,
     render_seconds REAL,
-    feedback TEXT,
+    feedback TEXT,                     -- text shown to the model after this round (the next round's input)
+    feedback_mode TEXT,                -- render | render+target | oracle | none | tool | '' (no feedback)
+    feedback_images TEXT,              -- JSON list of artifact names of the images shown after this round
+    media TEXT,                        -- JSON {kind: artifact name}: this round's png, frames, mp4, mp4_128
+    svg_hash TEXT,                     -- sha256 of the extracted SVG (no-op rounds repeat it)
+    model_chose INTEGER NOT NULL DEFAULT 0,  -- 1: the model chose this round (submit, done marker)
+    tool_calls INTEGER,                -- tools solver: calls made in this round
+    malformed_calls INTEGER,           -- tools solver: calls that did not parse
+    extra TEXT,                        -- JSON: solver-specific details (vision note, tool names, ...)
     created REAL NOT NULL,
     UNIQUE (trajectory_id, round)
 );
 CREATE TABLE IF NOT EXISTS scores (
     trajectory_id INTEGER NOT NULL REFERENCES trajectories(id),
     metric TEXT NOT NULL,
-    value REAL,                        -- SArena view (black substitution); NULL when not computable
+    value REAL,                        -- SArena view (black substitution), NULL when not computable
     ok INTEGER NOT NULL,               -- 1 when the sample had a successful output
     error TEXT,
     PRIMARY KEY (trajectory_id, metric)
@@ -83,6 +108,34 @@ CREATE TABLE IF NOT EXISTS set_scores (
     created REAL NOT NULL,
     PRIMARY KEY (task, model, solver, metric, view)
 );
+CREATE TABLE IF NOT EXISTS round_scores (
+    trajectory_id INTEGER NOT NULL REFERENCES trajectories(id),
+    round INTEGER NOT NULL,
+    metric TEXT NOT NULL,
+    value REAL,                        -- SArena view, as in scores
+    ok INTEGER NOT NULL,
+    error TEXT,
+    PRIMARY KEY (trajectory_id, round, metric)
+);
+CREATE TABLE IF NOT EXISTS round_set_scores (
+    task TEXT NOT NULL,
+    model TEXT NOT NULL,
+    solver TEXT NOT NULL,
+    round INTEGER NOT NULL,            -- the answers of this round (carried forward past a trajectory's end)
+    metric TEXT NOT NULL,
+    view TEXT NOT NULL,
+    value REAL,
+    n_ref INTEGER NOT NULL,
+    n_pred INTEGER NOT NULL,
+    error TEXT,
+    created REAL NOT NULL,
+    PRIMARY KEY (task, model, solver, round, metric, view)
+);
+CREATE TABLE IF NOT EXISTS heartbeat (
+    key TEXT PRIMARY KEY,              -- 'runner', 'model:<name>', 'pool', ...
+    updated REAL NOT NULL,
+    data TEXT NOT NULL                 -- JSON snapshot the dashboard draws
+);
 CREATE TABLE IF NOT EXISTS notes (
     id INTEGER PRIMARY KEY,
     created REAL NOT NULL,
@@ -91,6 +144,32 @@ CREATE TABLE IF NOT EXISTS notes (
     text TEXT NOT NULL
 );
 """
+
+
+_V2_COLUMNS = {
+    "attempts": [("feedback_mode", "TEXT"), ("feedback_images", "TEXT"), ("media", "TEXT"), ("svg_hash", "TEXT"),
+                 ("model_chose", "INTEGER NOT NULL DEFAULT 0"), ("tool_calls", "INTEGER"),
+                 ("malformed_calls", "INTEGER"), ("extra", "TEXT")],
+    "trajectories": [("selection", "TEXT"), ("selected_round", "INTEGER"), ("arm", "TEXT")],
+}
+
+ATTEMPT_COLUMNS = ("round", "outcome", "reason", "reply", "answer", "rule", "input_tokens", "output_tokens",
+                   "cost_usd", "latency_s", "retries", "renderer", "render_seconds", "feedback", "feedback_mode",
+                   "feedback_images", "media", "svg_hash", "model_chose", "tool_calls", "malformed_calls", "extra")
+_JSON_ATTEMPT_COLUMNS = ("feedback_images", "media", "extra")
+
+
+class StoreVersionError(RuntimeError):
+    """A run store this code cannot open as asked (too new, or too old for a read-only open)."""
+
+
+def store_version(db: sqlite3.Connection) -> int:
+    """1 for a store written before versions were recorded, else its ``user_version``; 0 for an empty file."""
+    version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    if version:
+        return version
+    has = db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='trajectories'").fetchone()
+    return 1 if has else 0
 
 
 @dataclass(frozen=True)
@@ -105,21 +184,75 @@ class TrajectoryKey:
 class RunStore:
     """Typed access to ``run.sqlite``. One connection, used from one thread (the runner's loop)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        self.readonly = readonly
+        if readonly:
+            # A WAL reader never blocks the writer; mode=ro guarantees this process writes nothing.
+            self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30.0, isolation_level=None)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
         self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.executescript(SCHEMA)
+        try:
+            self._check_version()
+        except BaseException:
+            self.db.close()
+            raise
+        if not readonly:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
 
     @classmethod
-    def open_existing(cls, path: Path) -> "RunStore":
+    def open_existing(cls, path: Path, *, readonly: bool = False) -> "RunStore":
         if not Path(path).is_file():
             raise FileNotFoundError(f"{path}: no run store here")
-        return cls(path)
+        return cls(path, readonly=readonly)
+
+    @property
+    def version(self) -> int:
+        return store_version(self.db)
+
+    def _check_version(self) -> None:
+        version = store_version(self.db)
+        if version > STORE_VERSION:
+            raise StoreVersionError(
+                f"{self.path}: this run store is version {version}, written by a newer svgarena (this one reads "
+                f"versions 1-{STORE_VERSION}); upgrade svgarena to open it")
+        if self.readonly and version and version < STORE_VERSION:
+            raise StoreVersionError(
+                f"{self.path}: this run store is version {version} and cannot be upgraded read-only; run "
+                f"`svgarena report {self.path.parent}` once to migrate it to version {STORE_VERSION}")
+
+    def _migrate(self) -> None:
+        """Create a new store, or bring a version-1 store to version 2 in place (additive, one transaction)."""
+        version = store_version(self.db)
+        if version == STORE_VERSION:
+            self.db.executescript(SCHEMA)  # tables added later in the same version, if any
+            return
+        with self._tx():
+            if version == 1:
+                for table, columns in _V2_COLUMNS.items():
+                    have = {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
+                    for name, decl in columns:
+                        if name not in have:
+                            self.db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {decl}")
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    self.db.execute(statement)
+            if version == 1:  # every version-1 trajectory is one direct answer: round 0, selected
+                self.db.execute("INSERT OR IGNORE INTO round_scores (trajectory_id, round, metric, value, ok, error) "
+                                "SELECT s.trajectory_id, COALESCE(MAX(a.round), 0), s.metric, s.value, s.ok, s.error "
+                                "FROM scores s LEFT JOIN attempts a ON a.trajectory_id = s.trajectory_id "
+                                "GROUP BY s.trajectory_id, s.metric")
+                self.db.execute("UPDATE trajectories SET selection='last', selected_round=(SELECT MAX(round) FROM "
+                                "attempts a WHERE a.trajectory_id = trajectories.id) WHERE status='done'")
+                self.db.execute("INSERT OR IGNORE INTO round_set_scores (task, model, solver, round, metric, view, "
+                                "value, n_ref, n_pred, error, created) SELECT task, model, solver, 0, metric, view, "
+                                "value, n_ref, n_pred, error, created FROM set_scores")
+            self.db.execute(f"PRAGMA user_version={STORE_VERSION}")
 
     def close(self) -> None:
         self.db.close()
@@ -180,25 +313,54 @@ class RunStore:
         return int(cur.lastrowid)
 
     def add_attempt(self, trajectory_id: int, attempt: dict[str, Any]) -> None:
-        cols = ("round", "outcome", "reason", "reply", "answer", "rule", "input_tokens", "output_tokens",
-                "cost_usd", "latency_s", "retries", "renderer", "render_seconds", "feedback")
+        """Append one round (keys of ``ATTEMPT_COLUMNS``; lists/dicts for the JSON columns)."""
+        values = []
+        for c in ATTEMPT_COLUMNS:
+            v = attempt.get(c)
+            if c in _JSON_ATTEMPT_COLUMNS and v is not None and not isinstance(v, str):
+                v = json.dumps(v, sort_keys=True)
+            if c == "model_chose":
+                v = int(bool(v))
+            values.append(v)
         self.db.execute(
-            f"INSERT INTO attempts (trajectory_id, {', '.join(cols)}, created) VALUES (?, {', '.join('?' * len(cols))}, ?)",
-            (trajectory_id, *(attempt.get(c) for c in cols), time.time()),
+            f"INSERT INTO attempts (trajectory_id, {', '.join(ATTEMPT_COLUMNS)}, created) "
+            f"VALUES (?, {', '.join('?' * len(ATTEMPT_COLUMNS))}, ?)",
+            (trajectory_id, *values, time.time()),
         )
 
+    def set_attempt_feedback(self, trajectory_id: int, round_no: int, *, feedback: str, feedback_mode: str,
+                             feedback_images: list[str] | None = None) -> None:
+        """Record the feedback shown after a round once the solver has built it (the round row exists already)."""
+        self.db.execute(
+            "UPDATE attempts SET feedback=?, feedback_mode=?, feedback_images=? WHERE trajectory_id=? AND round=?",
+            (feedback, feedback_mode, json.dumps(feedback_images or []), trajectory_id, round_no))
+
     def finish_trajectory(self, trajectory_id: int, *, outcome: str, answer: str | None,
-                          media: dict[str, str] | None = None, stop_reason: str = "", scores: Iterable[tuple[str, float | None, bool, str | None]]) -> None:
-        """Write scores and mark the trajectory done, atomically."""
+                          media: dict[str, str] | None = None, stop_reason: str = "",
+                          scores: Iterable[tuple[str, float | None, bool, str | None]],
+                          round_scores: Iterable[tuple[int, str, float | None, bool, str | None]] = (),
+                          selection: str = "last", selected_round: int | None = None,
+                          arm: dict[str, Any] | None = None) -> None:
+        """Write the headline scores (the selected round's), every round's scores, and mark it done, atomically."""
         with self._tx():
             self.db.executemany(
                 "INSERT OR REPLACE INTO scores (trajectory_id, metric, value, ok, error) VALUES (?,?,?,?,?)",
                 [(trajectory_id, m, v, int(ok), err) for m, v, ok, err in scores],
             )
+            self.db.executemany(
+                "INSERT OR REPLACE INTO round_scores (trajectory_id, round, metric, value, ok, error) "
+                "VALUES (?,?,?,?,?,?)",
+                [(trajectory_id, r, m, v, int(ok), err) for r, m, v, ok, err in round_scores],
+            )
+            if selected_round is None:
+                row = self.db.execute("SELECT MAX(round) FROM attempts WHERE trajectory_id=?",
+                                      (trajectory_id,)).fetchone()
+                selected_round = row[0] if row and row[0] is not None else 0
             self.db.execute(
-                "UPDATE trajectories SET status='done', outcome=?, answer=?, media=?, stop_reason=?, finished=? "
-                "WHERE id=?",
-                (outcome, answer, json.dumps(media or {}, sort_keys=True), stop_reason, time.time(), trajectory_id),
+                "UPDATE trajectories SET status='done', outcome=?, answer=?, media=?, stop_reason=?, finished=?, "
+                "selection=?, selected_round=?, arm=? WHERE id=?",
+                (outcome, answer, json.dumps(media or {}, sort_keys=True), stop_reason, time.time(), selection,
+                 selected_round, json.dumps(arm, sort_keys=True) if arm is not None else None, trajectory_id),
             )
 
     def put_scores(self, rows: Iterable[tuple[int, str, float | None, bool, str | None]]) -> None:
@@ -218,6 +380,46 @@ class RunStore:
                 "created) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 [(task, model, solver, s.metric, s.view, s.value, s.n_ref, s.n_pred, s.error, now) for s in scores],
             )
+
+    def put_round_scores(self, rows: Iterable[tuple[int, int, str, float | None, bool, str | None]]) -> None:
+        """Insert or replace per-round scores ``(trajectory_id, round, metric, value, ok, error)``."""
+        with self._tx():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO round_scores (trajectory_id, round, metric, value, ok, error) "
+                "VALUES (?,?,?,?,?,?)",
+                [(tid, r, m, v, int(ok), err) for tid, r, m, v, ok, err in rows],
+            )
+
+    def put_round_set_scores(self, task: str, model: str, solver: str, round_no: int, scores: Iterable[Any]) -> None:
+        """Insert or replace one round's set-level scores (objects as for ``put_set_scores``)."""
+        now = time.time()
+        with self._tx():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO round_set_scores (task, model, solver, round, metric, view, value, n_ref, "
+                "n_pred, error, created) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                [(task, model, solver, round_no, s.metric, s.view, s.value, s.n_ref, s.n_pred, s.error, now)
+                 for s in scores],
+            )
+
+    def round_scores(self) -> Iterator[sqlite3.Row]:
+        """Every finished trajectory's per-round scores, with the trajectory's identity."""
+        yield from self.db.execute(
+            "SELECT t.id AS trajectory_id, t.task, t.model, t.solver, t.sample_id, t.epoch, t.subject, "
+            "t.selected_round, r.round, r.metric, r.value, r.ok, r.error FROM round_scores r "
+            "JOIN trajectories t ON t.id = r.trajectory_id WHERE t.status='done' ORDER BY t.id, r.round")
+
+    def round_set_scores(self) -> Iterator[sqlite3.Row]:
+        yield from self.db.execute("SELECT * FROM round_set_scores ORDER BY task, model, solver, round, metric, view")
+
+    # -- heartbeat (live state for the dashboard and `watch`) ---------------------------------
+    def put_heartbeat(self, key: str, data: dict[str, Any]) -> None:
+        self.db.execute("INSERT OR REPLACE INTO heartbeat (key, updated, data) VALUES (?,?,?)",
+                        (key, time.time(), json.dumps(data, sort_keys=True, default=str)))
+
+    def heartbeats(self) -> dict[str, dict[str, Any]]:
+        """``{key: {"updated": t, **data}}`` for every heartbeat row."""
+        return {r["key"]: {"updated": r["updated"], **json.loads(r["data"])}
+                for r in self.db.execute("SELECT key, updated, data FROM heartbeat")}
 
     def set_scores(self) -> Iterator[sqlite3.Row]:
         yield from self.db.execute("SELECT * FROM set_scores ORDER BY task, model, solver, metric, view")
