@@ -505,12 +505,24 @@ def _print_results(results: dict, as_json: bool) -> None:
     for table in tables(results):
         console.print(table)
     console.print(usage_table(results))
+    _print_failure_reasons(console, results)
     for note in results.get("notes", []):
         console.print(f"note: {note['text']}")
     for line in results.get("skipped_metrics", []):
         console.print(line, markup=False, highlight=False)
     if results.get("tokenizer"):
         console.print(f"token length counted with the {results['tokenizer']} tokenizer, over valid predictions only")
+
+
+def _print_failure_reasons(console, results: dict) -> None:
+    """The most common failure reasons per task and model, one short line each."""
+    from svgarena.harness import failure_lines
+
+    lines = failure_lines(results.get("failure_reasons") or [])
+    if lines:
+        console.print("failure reasons (most common per task and model):")
+    for line in lines:
+        console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
 
 
 def main() -> None:

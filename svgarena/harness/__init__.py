@@ -2,6 +2,7 @@
 
 from svgarena.harness._artifacts import ArtifactStore
 from svgarena.harness._config import RunConfig, new_run_id
+from svgarena.harness._failures import failure_lines, failure_reasons, recent_failures, short_reason
 from svgarena.harness._meta import run_metadata
 from svgarena.harness._rescore import ScoringOptions, rescore, score_stored
 from svgarena.harness._report import collect, load_results, tables, usage_table
@@ -21,11 +22,15 @@ __all__ = [
     "TrajectoryKey",
     "collect",
     "execute",
+    "failure_lines",
+    "failure_reasons",
     "load_results",
     "new_run_id",
+    "recent_failures",
     "rescore",
     "run_metadata",
     "score_stored",
+    "short_reason",
     "tables",
     "usage_table",
 ]
