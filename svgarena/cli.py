@@ -156,6 +156,35 @@ def report(
     _print_results(results, as_json)
 
 
+@app.command()
+def watch(
+    run: Annotated[str, typer.Argument(help="Run id (under --out), run folder, or run.sqlite.")],
+    out: Annotated[str, typer.Option(help="Folder that holds run folders.")] = "runs",
+    no_live: Annotated[bool, typer.Option("--no-live", help="Print a plain line log instead of redrawing (the default when stdout is not a terminal).")] = False,
+    timeout: Annotated[Optional[float], typer.Option(help="Give up after this many seconds (exit 1) if the run has not ended.")] = None,
+) -> None:
+    """Follow a run another process is writing (read-only); exits when it ends. On a finished run, its final state."""
+    from rich.console import Console
+
+    from svgarena.harness import watch_run
+    from svgarena.harness._report import run_store_path
+
+    try:
+        path = run_store_path(run, out)
+    except _USER_ERRORS as exc:
+        _fail(exc)
+    console = Console()
+    try:
+        snap = watch_run(path, live=console.is_terminal and not no_live, console=console, timeout_s=timeout)
+    except KeyboardInterrupt:
+        raise typer.Exit(130)
+    except (*_USER_ERRORS, RuntimeError) as exc:
+        _fail(exc)
+    if snap is None or not snap.ended:
+        typer.secho(f"watch: {run} had not ended after {timeout}s", err=True)
+        raise typer.Exit(1)
+
+
 @app.command("tasks")
 def list_tasks(
     suite: Annotated[str, typer.Option(help="sarena-mini, sarena, or a folder in SArena layout.")] = "sarena-mini",

@@ -7,6 +7,8 @@ from svgarena.harness._meta import run_metadata
 from svgarena.harness._rescore import ScoringOptions, rescore, score_stored
 from svgarena.harness._report import collect, load_results, tables, usage_table
 from svgarena.harness._runner import DEFAULT_MODELS, Progress, RunSummary, execute
+from svgarena.harness._watch import Snapshot, snapshot
+from svgarena.harness._watch import watch as watch_run
 from svgarena.harness._store import STORE_VERSION, RunStore, StoreVersionError, TrajectoryKey
 
 __all__ = [
@@ -16,6 +18,7 @@ __all__ = [
     "RunConfig",
     "RunStore",
     "STORE_VERSION",
+    "Snapshot",
     "StoreVersionError",
     "RunSummary",
     "ScoringOptions",
@@ -31,6 +34,8 @@ __all__ = [
     "run_metadata",
     "score_stored",
     "short_reason",
+    "snapshot",
     "tables",
     "usage_table",
+    "watch_run",
 ]
