@@ -88,3 +88,33 @@ def test_watch_follows_a_run_being_written_and_both_finish_cleanly(tmp_path: Pat
     with sqlite3.connect(store_path) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert db.execute("SELECT status FROM runs").fetchone()[0] == "finished"
+
+
+def test_ctrl_c_stops_watching_a_run_that_is_still_going(tmp_path: Path) -> None:
+    path = tmp_path / "going" / "run.sqlite"
+    store = RunStore(path)
+    store.init_run("going", {}, {})  # status 'running', and no writer will ever end it
+    store.close()
+    child = pexpect.spawn(CLI[0], [*CLI[1:], "watch", str(path.parent)], dimensions=(40, 160), timeout=60,
+                          encoding="utf-8")
+    child.expect("run going: running")
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+
+
+def test_watch_of_a_missing_run_is_one_error_line(tmp_path: Path) -> None:
+    done = subprocess.run([*CLI, "watch", "nope", "--out", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith("error: nope: no such run") and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_timeout_exits_1_when_the_run_has_not_ended(tmp_path: Path) -> None:
+    path = tmp_path / "stuck" / "run.sqlite"
+    store = RunStore(path)
+    store.init_run("stuck", {}, {})
+    store.close()
+    done = subprocess.run([*CLI, "watch", str(path), "--timeout", "1"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "run stuck: running" in done.stdout
+    assert "had not ended after 1.0s" in done.stderr
