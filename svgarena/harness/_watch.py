@@ -59,7 +59,7 @@ class Snapshot:
         for r in self.rows:
             total = r.total if r.total is not None else "?"
             sr = "-" if r.success_rate is None else f"{r.success_rate:.1f}%"
-            metric = f", {r.metric} {_fmt(r.value)}" if r.metric else ""
+            metric = f", {_headline(r.metric, r.value)}" if r.metric else ""
             running = f", {r.running} running" if r.running else ""
             out.append(f"  {r.task}  {r.model}: {r.done}/{total} done, SR {sr}{metric}{running}")
         for f in self.failures:
@@ -68,8 +68,14 @@ class Snapshot:
         return out
 
 
-def _fmt(value: float | None) -> str:
-    return "-" if value is None or math.isnan(value) else f"{value:.3f}"
+def _headline(metric: str | None, value: float | None) -> str:
+    """``SSIM 0.812``: the metric's display label and format, as in the results tables."""
+    from svgarena.harness._report import METRIC_LABELS
+
+    if metric is None:
+        return "-"
+    label, fmt = METRIC_LABELS.get(metric, (metric, "{:.3f}"))
+    return f"{label} {'-' if value is None or math.isnan(value) else fmt.format(value)}"
 
 
 def snapshot(store: RunStore, n_failures: int = 5) -> Snapshot:
@@ -125,7 +131,7 @@ def render(snap: Snapshot) -> Any:
         total = r.total if r.total is not None else "?"
         table.add_row(r.task, r.model, f"{r.done}/{total}",
                       "-" if r.success_rate is None else f"{r.success_rate:.1f}",
-                      f"{r.metric} {_fmt(r.value)}" if r.metric else "-", str(r.running))
+                      _headline(r.metric, r.value), str(r.running))
     parts: list[Any] = [table]
     if snap.failures:
         parts.append(Text("last failures:", style="bold"))

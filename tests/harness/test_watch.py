@@ -47,7 +47,7 @@ def test_watch_on_a_finished_run_prints_its_final_state_and_exits(tmp_path: Path
     done = subprocess.run([*CLI, "watch", str(run)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == "run done: finished"
-    assert "icon/img2svg  openai/gpt-4o: 2/3 done, SR 50.0%, ssim 0.400" in done.stdout
+    assert "icon/img2svg  openai/gpt-4o: 2/3 done, SR 50.0%, SSIM 0.400" in done.stdout
     assert "model_error: OPENAI_API_KEY is not set" in done.stdout
     assert done.stdout.count("run done: finished") == 1  # printed once, not redrawn
 
