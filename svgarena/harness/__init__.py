@@ -7,9 +7,9 @@ from svgarena.harness._meta import run_metadata
 from svgarena.harness._rescore import ScoringOptions, rescore, score_stored
 from svgarena.harness._report import collect, load_results, tables, usage_table
 from svgarena.harness._runner import DEFAULT_MODELS, Progress, RunSummary, execute
+from svgarena.harness._store import STORE_VERSION, RunStore, StoreVersionError, TrajectoryKey
 from svgarena.harness._watch import Snapshot, snapshot
 from svgarena.harness._watch import watch as watch_run
-from svgarena.harness._store import STORE_VERSION, RunStore, StoreVersionError, TrajectoryKey
 
 __all__ = [
     "ArtifactStore",
