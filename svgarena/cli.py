@@ -156,6 +156,35 @@ def report(
     _print_results(results, as_json)
 
 
+@app.command()
+def watch(
+    run: Annotated[str, typer.Argument(help="Run id (under --out), run folder, or run.sqlite.")],
+    out: Annotated[str, typer.Option(help="Folder that holds run folders.")] = "runs",
+    no_live: Annotated[bool, typer.Option("--no-live", help="Print a plain line log instead of redrawing (the default when stdout is not a terminal).")] = False,
+    timeout: Annotated[Optional[float], typer.Option(help="Give up after this many seconds (exit 1) if the run has not ended.")] = None,
+) -> None:
+    """Follow a run another process is writing (read-only); exits when it ends. On a finished run, its final state."""
+    from rich.console import Console
+
+    from svgarena.harness import watch_run
+    from svgarena.harness._report import run_store_path
+
+    try:
+        path = run_store_path(run, out)
+    except _USER_ERRORS as exc:
+        _fail(exc)
+    console = Console()
+    try:
+        snap = watch_run(path, live=console.is_terminal and not no_live, console=console, timeout_s=timeout)
+    except KeyboardInterrupt:
+        raise typer.Exit(130)
+    except (*_USER_ERRORS, RuntimeError) as exc:
+        _fail(exc)
+    if snap is None or not snap.ended:
+        typer.secho(f"watch: {run} had not ended after {timeout}s", err=True)
+        raise typer.Exit(1)
+
+
 @app.command("tasks")
 def list_tasks(
     suite: Annotated[str, typer.Option(help="sarena-mini, sarena, or a folder in SArena layout.")] = "sarena-mini",
@@ -505,12 +534,24 @@ def _print_results(results: dict, as_json: bool) -> None:
     for table in tables(results):
         console.print(table)
     console.print(usage_table(results))
+    _print_failure_reasons(console, results)
     for note in results.get("notes", []):
         console.print(f"note: {note['text']}")
     for line in results.get("skipped_metrics", []):
         console.print(line, markup=False, highlight=False)
     if results.get("tokenizer"):
         console.print(f"token length counted with the {results['tokenizer']} tokenizer, over valid predictions only")
+
+
+def _print_failure_reasons(console, results: dict) -> None:
+    """The most common failure reasons per task and model, one short line each."""
+    from svgarena.harness import failure_lines
+
+    lines = failure_lines(results.get("failure_reasons") or [])
+    if lines:
+        console.print("failure reasons (most common per task and model):")
+    for line in lines:
+        console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
 
 
 def main() -> None:

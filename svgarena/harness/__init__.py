@@ -2,11 +2,14 @@
 
 from svgarena.harness._artifacts import ArtifactStore
 from svgarena.harness._config import RunConfig, new_run_id
+from svgarena.harness._failures import failure_lines, failure_reasons, recent_failures, short_reason
 from svgarena.harness._meta import run_metadata
 from svgarena.harness._rescore import ScoringOptions, rescore, score_stored
 from svgarena.harness._report import collect, load_results, tables, usage_table
 from svgarena.harness._runner import DEFAULT_MODELS, Progress, RunSummary, execute
 from svgarena.harness._store import STORE_VERSION, RunStore, StoreVersionError, TrajectoryKey
+from svgarena.harness._watch import Snapshot, snapshot
+from svgarena.harness._watch import watch as watch_run
 
 __all__ = [
     "ArtifactStore",
@@ -15,17 +18,24 @@ __all__ = [
     "RunConfig",
     "RunStore",
     "STORE_VERSION",
+    "Snapshot",
     "StoreVersionError",
     "RunSummary",
     "ScoringOptions",
     "TrajectoryKey",
     "collect",
     "execute",
+    "failure_lines",
+    "failure_reasons",
     "load_results",
     "new_run_id",
+    "recent_failures",
     "rescore",
     "run_metadata",
     "score_stored",
+    "short_reason",
+    "snapshot",
     "tables",
     "usage_table",
+    "watch_run",
 ]

@@ -12,6 +12,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from svgarena.harness._failures import failure_reasons
 from svgarena.harness._store import RunStore
 from svgarena.outcome import Outcome
 from svgarena.scoring import SampleScore, aggregate
@@ -117,6 +118,7 @@ def collect(store: RunStore) -> dict[str, Any]:
         "tokenizer": info["meta"].get("tokenizer"), "results": results, "notes": store.notes(),
         "skipped_metrics": [e["line"] for e in info["meta"].get("skipped_metrics", []) if isinstance(e, dict)],
         "spend": _spend(store),
+        "failure_reasons": failure_reasons(store),
     }
 
 

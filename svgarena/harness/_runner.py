@@ -180,6 +180,8 @@ async def _execute(config: RunConfig, plan: _Plan, store: RunStore, progress: Pr
     done = store.done_keys()
     calls = _CallLayer(config, plan)
     store.update_meta(models=calls.described())
+    store.put_heartbeat("plan", {"units": [  # what `svgarena watch` counts progress against
+        {"task": t.id, "model": m.name, "total": len(s) * config.epochs} for t, m, s in plan.units]})
 
     spec = RenderSpec(timeout_s=config.render_timeout_s, renderer=config.renderer)
     renderer = await asyncio.to_thread(open_backend, config.backend, config.workers, run=config.run_id)
