@@ -25,15 +25,16 @@ def test_bootstrap_interval_reproduces_with_seed_and_matches_hand_resampling() -
 
 
 def test_cluster_bootstrap_moves_epochs_of_a_sample_together() -> None:
-    # two samples, two epochs each; identical within a sample: resampling clusters can only give
-    # means 0, 0.5 or 1 (whole samples), never the 0.25 / 0.75 an unclustered draw of 4 could give
-    ci = bootstrap_mean([0.0, 0.0, 1.0, 1.0], n_boot=2000, seed=1, clusters=["a", "a", "b", "b"])
-    assert (ci.lo, ci.hi) == (0.0, 1.0)
-    flat = bootstrap_mean([0.0, 0.0, 1.0, 1.0], n_boot=2000, seed=1)
-    assert (flat.lo, flat.hi) == (0.0, 1.0)
-    rng = np.random.default_rng(1)
-    draws = rng.integers(0, 2, size=(2000, 2))
-    assert set(np.unique(draws.mean(axis=1))) <= {0.0, 0.5, 1.0}
+    # two samples (a: 0 and 1, b: 10 and 11 over two epochs); resampling whole samples gives
+    # means 0.5, 5.5 or 10.5 only; by hand with the same generator and one cluster index per draw
+    values, clusters = [0.0, 1.0, 10.0, 11.0], ["a", "a", "b", "b"]
+    ci = bootstrap_mean(values, n_boot=2000, seed=1, clusters=clusters)
+    draws = np.random.default_rng(1).integers(0, 2, size=(2000, 2))
+    means = np.array([0.5, 10.5])[draws].mean(axis=1)
+    assert set(np.unique(means)) == {0.5, 5.5, 10.5}
+    assert (ci.lo, ci.hi) == pytest.approx(tuple(np.quantile(means, [0.025, 0.975])))
+    assert (ci.lo, ci.hi) == (0.5, 10.5) and ci.n == 4
+    assert bootstrap_mean(values, n_boot=2000, seed=1) != ci  # unclustered resampling differs
 
 
 def test_small_or_empty_samples_give_no_interval() -> None:
