@@ -207,7 +207,7 @@ def tables(results: dict[str, Any]) -> list[Any]:
         table.caption = ("cells: SArena view, failed samples scored as black (successful samples only); "
                          "FID/FID-C/FVD: all references vs all predictions with black substitutes "
                          "(vs successful predictions only); SR = success rate; n/c = not computed in this run; "
-                         "[lo, hi]: 95% bootstrap interval over samples; * point estimate (no interval)")
+                         "\\[lo, hi]: 95% bootstrap interval over samples; * point estimate (no interval)")
         out.append(table)
     return out
 
