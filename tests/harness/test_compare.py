@@ -126,3 +126,18 @@ def test_report_clusters_by_sample_when_epochs_repeat(tmp_path: Path) -> None:
     assert ci["n"] == 4 and ci["mean"] == 50.0
     # clusters of two identical epochs: resampled means are only 0, 50 or 100
     assert (ci["lo"], ci["hi"]) == (0.0, 100.0)
+
+
+def test_set_level_metrics_are_marked_point_estimates(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    store = _store(tmp_path / "run")
+    for i in range(3):
+        _add(store, GEN, "m", str(i), True, {"ssim": 0.5})
+    store.put_set_scores(GEN, "m", "direct", [SimpleNamespace(metric="fid", view=v, value=12.5, n_ref=3, n_pred=3,
+                                                              error=None) for v in ("sarena", "ok_only")])
+    store.close()
+    fid = load_results(tmp_path / "run", bootstrap=50)["results"][0]["metrics"]["fid"]
+    assert fid["point_estimate"] is True and "ci" not in fid
+    shown = CliRunner().invoke(app, ["report", str(tmp_path / "run"), "--bootstrap", "50"])
+    assert shown.exit_code == 0 and "12.50 (12.50)*" in shown.output
