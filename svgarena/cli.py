@@ -145,12 +145,15 @@ def report(
     run: Annotated[str, typer.Argument(help="Run id (under --out), run folder, or run.sqlite.")],
     out: Annotated[str, typer.Option(help="Folder that holds run folders.")] = "runs",
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples behind each cell's 95% interval (0: none).")] = 1000,
 ) -> None:
     """Reprint a run's results from its store alone."""
     from svgarena.harness import load_results
 
     try:
-        results = load_results(run, out)
+        if bootstrap < 0:
+            raise ValueError(f"--bootstrap must be 0 or more, got {bootstrap}")
+        results = load_results(run, out, bootstrap)
     except _USER_ERRORS as exc:
         _fail(exc)
     _print_results(results, as_json)
@@ -183,6 +186,36 @@ def watch(
     if snap is None or not snap.ended:
         typer.secho(f"watch: {run} had not ended after {timeout}s", err=True)
         raise typer.Exit(1)
+
+
+@app.command()
+def compare(
+    runs: Annotated[list[str], typer.Argument(help="Run ids (under --out), run folders, or run.sqlite files.")],
+    out: Annotated[str, typer.Option(help="Folder that holds run folders.")] = "runs",
+    alpha: Annotated[float, typer.Option(help="Significance level after Holm correction.")] = 0.05,
+    bootstrap: Annotated[int, typer.Option(help="Paired bootstrap resamples per interval.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the comparisons as JSON.")] = False,
+) -> None:
+    """Paired comparisons of models/solvers on the samples they share, within one run or across runs."""
+    from svgarena.harness import compare_runs, compare_table
+    from svgarena.harness._report import run_store_path
+
+    try:
+        if bootstrap < 1:
+            raise ValueError(f"--bootstrap must be 1 or more, got {bootstrap}")
+        result = compare_runs([run_store_path(r, out) for r in runs], n_boot=bootstrap, seed=seed, alpha=alpha)
+    except _USER_ERRORS as exc:
+        _fail(exc)
+    if as_json:
+        sys.stdout.write(json.dumps(result, indent=2, default=str) + "\n")
+        return
+    from rich.console import Console
+
+    console = Console(width=max(160, Console().width))
+    console.print(compare_table(result))
+    for task in result["single_group_tasks"]:
+        console.print(f"{task}: only one model/solver, nothing to compare")
 
 
 @app.command("tasks")

@@ -45,8 +45,9 @@ def _mean(values: list[float]) -> float | None:
     return sum(vals) / len(vals) if vals else None
 
 
-def collect(store: RunStore) -> dict[str, Any]:
-    """Machine-readable results of a run: one entry per (task, model, solver)."""
+def collect(store: RunStore, bootstrap: int = 1000) -> dict[str, Any]:
+    """Machine-readable results of a run: one entry per (task, model, solver), with ``bootstrap``
+    resamples (seeded by the run's seed) behind each cell's 95% interval; 0 leaves them out."""
     info = store.run_info()
     groups: dict[tuple[str, str, str], dict[str, Any]] = {}
 
@@ -113,6 +114,10 @@ def collect(store: RunStore) -> dict[str, Any]:
         results.append(entry)
     order = {t: i for i, t in enumerate(TASKS)}
     results.sort(key=lambda r: (order.get(r["task"], len(order)), r["task"], r["model"], r["solver"]))
+    if bootstrap > 0:
+        from svgarena.harness._intervals import attach_intervals
+
+        attach_intervals(store, results, n_boot=bootstrap, seed=int(info["config"].get("seed") or 0))
     return {
         "run_id": info["run_id"], "status": info["status"], "config": info["config"], "meta": info["meta"],
         "tokenizer": info["meta"].get("tokenizer"), "results": results, "notes": store.notes(),
@@ -134,11 +139,11 @@ def run_store_path(run: str | Path, out: str | Path = "runs") -> Path:
     return path
 
 
-def load_results(run: str | Path, out: str | Path = "runs") -> dict[str, Any]:
+def load_results(run: str | Path, out: str | Path = "runs", bootstrap: int = 1000) -> dict[str, Any]:
     """Results of a run given its id (under ``out``) or its folder or its run.sqlite."""
     store = RunStore.open_existing(run_store_path(run, out))
     try:
-        return collect(store)
+        return collect(store, bootstrap)
     finally:
         store.close()
 
@@ -147,6 +152,12 @@ def _fmt(name: str, value: float | None) -> str:
     if value is None:
         return "-"
     return METRIC_LABELS.get(name, (name, "{:.3f}"))[1].format(value)
+
+
+def _ci(name: str, ci: dict[str, Any] | None) -> str:
+    from svgarena.harness._intervals import fmt_interval
+
+    return fmt_interval(METRIC_LABELS.get(name, (name, "{:.3f}"))[1], ci)
 
 
 def tables(results: dict[str, Any]) -> list[Any]:
@@ -176,24 +187,29 @@ def tables(results: dict[str, Any]) -> list[Any]:
         table.add_column("failures")
         for r in rows:
             cells = [r["task"], r["model"] if r["solver"] == "direct" else f"{r['model']} [{r['solver']}]",
-                     _fmt("accuracy", r["success_rate"])]
+                     _fmt("accuracy", r["success_rate"]) + _ci("accuracy", r.get("success_rate_ci"))]
             for m in metrics:
                 v = r["metrics"][m]
                 if not v["computed"]:
                     cells.append("[dim]n/c[/dim]")
                 elif m == "token_length":  # counted over valid predictions only
-                    cells.append(_fmt(m, v["ok_only"]))
+                    cells.append(_fmt(m, v["ok_only"]) + _ci(m, (v.get("ci") or {}).get("ok_only")))
                 elif m == "accuracy":
-                    cells.append(_fmt(m, v["sarena"]))
+                    cells.append(_fmt(m, v["sarena"]) + _ci(m, (v.get("ci") or {}).get("sarena")))
+                elif v.get("set_level"):
+                    cells.append(f"{_fmt(m, v['sarena'])} ({_fmt(m, v['ok_only'])})" + ("*" if v.get("point_estimate") else ""))
                 else:
-                    cells.append(f"{_fmt(m, v['sarena'])} ({_fmt(m, v['ok_only'])})")
+                    ci = v.get("ci") or {}
+                    cells.append(f"{_fmt(m, v['sarena'])}{_ci(m, ci.get('sarena'))} "
+                                 f"({_fmt(m, v['ok_only'])}{_ci(m, ci.get('ok_only'))})")
             for s in subjects:
                 cells.append(_fmt("accuracy", r.get("accuracy_by_subject", {}).get(s)))
             cells.append(", ".join(f"{k} {v}" for k, v in sorted(r["failures"].items())) or "-")
             table.add_row(*cells)
         table.caption = ("cells: SArena view, failed samples scored as black (successful samples only); "
                          "FID/FID-C/FVD: all references vs all predictions with black substitutes "
-                         "(vs successful predictions only); SR = success rate; n/c = not computed in this run")
+                         "(vs successful predictions only); SR = success rate; n/c = not computed in this run; "
+                         "\\[lo, hi]: 95% bootstrap interval over samples; * point estimate (no interval)")
         out.append(table)
     return out
 

@@ -1,0 +1,141 @@
+"""``svgarena compare``: (task, model, solver) groups side by side on the samples they share.
+
+Within a task, the first group (first run given, then model and solver order) is the
+baseline; every other group is paired with it on shared ``(sample_id, epoch)`` keys. Per
+metric: the paired mean delta (other - baseline) with a paired bootstrap interval, a paired
+test (exact McNemar for success and accuracy, Wilcoxon signed-rank for continuous metrics),
+Holm correction across the metrics of that pair, and a verdict at ``alpha``. Metric values
+are the SArena view (failed samples scored against black), as the headline report uses.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from svgarena.harness._stats import holm, mcnemar_exact, paired_bootstrap, wilcoxon_test
+from svgarena.harness._store import RunStore
+from svgarena.outcome import Outcome
+
+#: Metrics where a smaller value is the better one.
+LOWER_IS_BETTER = frozenset({"lpips", "lpips_video", "fid", "fid_c", "fvd", "token_length"})
+#: Metrics whose per-sample values are right/wrong: tested with exact McNemar.
+BINARY = frozenset({"success", "accuracy"})
+
+Key = tuple[str, int]
+
+
+def _load(path: Path, label: str) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """Per group: ``{"run": label, "samples": {key: {metric: value}}}``; success is a 0/100 metric."""
+    store = RunStore.open_existing(path, readonly=True)
+    try:
+        groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for t in store.trajectories():
+            g = groups.setdefault((t["task"], t["model"], t["solver"]),
+                                  {"run": label, "samples": defaultdict(dict)})
+            g["samples"][(t["sample_id"], t["epoch"])]["success"] = 100.0 if t["outcome"] == Outcome.OK.value else 0.0
+        for s in store.scores():
+            g = groups.get((s["task"], s["model"], s["solver"]))
+            if g is not None and s["value"] is not None:
+                g["samples"][(s["sample_id"], s["epoch"])][s["metric"]] = float(s["value"])
+        return groups
+    finally:
+        store.close()
+
+
+def _verdict(metric: str, delta: float | None, p: float | None, alpha: float) -> str:
+    if p is None or delta is None or p >= alpha or delta == 0:
+        return "no significant difference"
+    better = delta < 0 if metric in LOWER_IS_BETTER else delta > 0
+    return "better" if better else "worse"
+
+
+def _pair(base: dict[str, Any], other: dict[str, Any], *, n_boot: int, seed: int, alpha: float) -> dict[str, Any]:
+    bk, ok = set(base["samples"]), set(other["samples"])
+    shared = sorted(bk & ok)
+    metrics = sorted({m for k in shared for m in base["samples"][k]} & {m for k in shared for m in other["samples"][k]},
+                     key=lambda m: (m != "success", m))
+    epochs_gt1 = len({e for _, e in shared}) > 1
+    rows = []
+    for m in metrics:
+        keys = [k for k in shared if m in base["samples"][k] and m in other["samples"][k]]
+        a = [base["samples"][k][m] for k in keys]
+        b = [other["samples"][k][m] for k in keys]
+        ci = paired_bootstrap(a, b, n_boot=n_boot, seed=seed, clusters=[k[0] for k in keys] if epochs_gt1 else None)
+        if m in BINARY:
+            a_only, b_only, p = mcnemar_exact([x > 0 for x in a], [y > 0 for y in b])
+            test, stat = "mcnemar", {"baseline_only": a_only, "other_only": b_only}
+        else:
+            w, p = wilcoxon_test(a, b)
+            test, stat = "wilcoxon", {"statistic": w}
+        rows.append({"metric": m, "n": len(keys), "baseline": sum(a) / len(a) if a else None,
+                     "other": sum(b) / len(b) if b else None, "delta": ci.mean, "lo": ci.lo, "hi": ci.hi,
+                     "test": test, **stat, "p": p})
+    for row, p_holm in zip(rows, holm([r["p"] for r in rows])):
+        row["p_holm"] = p_holm
+        row["verdict"] = _verdict(row["metric"], row["delta"], p_holm, alpha)
+    return {"shared": len(shared), "dropped_baseline": len(bk - ok), "dropped_other": len(ok - bk), "metrics": rows}
+
+
+def compare_runs(paths: list[Path], *, n_boot: int = 1000, seed: int = 0, alpha: float = 0.05) -> dict[str, Any]:
+    """Paired comparisons of every group against its task's baseline group, over one or more run stores."""
+    if not 0 < alpha < 1:
+        raise ValueError(f"--alpha must be between 0 and 1, got {alpha}")
+    groups: list[tuple[str, tuple[str, str, str], dict[str, Any]]] = []
+    for i, path in enumerate(paths):
+        label = path.parent.name if len(paths) > 1 else ""
+        if len(paths) > 1 and label in {g[0] for g in groups}:
+            label = f"{label}#{i + 1}"
+        for gkey, g in sorted(_load(path, label).items()):
+            groups.append((label, gkey, g))
+    by_task: dict[str, list] = defaultdict(list)
+    for label, gkey, g in groups:
+        by_task[gkey[0]].append((label, gkey, g))
+    comparisons = []
+    for task, members in by_task.items():
+        (blabel, bkey, base), others = members[0], members[1:]
+        for olabel, okey, other in others:
+            comparisons.append({
+                "task": task,
+                "baseline": {"run": blabel, "model": bkey[1], "solver": bkey[2]},
+                "other": {"run": olabel, "model": okey[1], "solver": okey[2]},
+                **_pair(base, other, n_boot=n_boot, seed=seed, alpha=alpha),
+            })
+    lonely = [t for t, m in by_task.items() if len(m) < 2]
+    return {"alpha": alpha, "bootstrap": n_boot, "seed": seed, "comparisons": comparisons,
+            "single_group_tasks": lonely}
+
+
+def _name(side: dict[str, Any]) -> str:
+    name = side["model"] if side["solver"] == "direct" else f"{side['model']} [{side['solver']}]"
+    return f"{side['run']}:{name}" if side["run"] else name
+
+
+def compare_table(result: dict[str, Any]) -> Any:
+    """One rich table: a row per (pair, metric)."""
+    from rich.table import Table
+
+    table = Table(title=f"paired comparisons (alpha {result['alpha']}, Holm across metrics, "
+                        f"{result['bootstrap']} bootstrap resamples)", title_justify="left", header_style="bold")
+    for col in ("task", "baseline", "vs", "shared", "dropped", "metric", "n", "baseline mean", "other mean",
+                "delta [95% CI]", "test", "p (Holm)", "verdict"):
+        table.add_column(col, justify="left" if col in ("task", "baseline", "vs", "metric", "test", "verdict")
+                         else "right")
+
+    def f(x: float | None) -> str:
+        return "-" if x is None else f"{x:.3f}"
+
+    for c in result["comparisons"]:
+        for i, r in enumerate(c["metrics"]):
+            first = i == 0
+            ci = f" [{f(r['lo'])}, {f(r['hi'])}]" if r["lo"] is not None else ""
+            table.add_row(c["task"] if first else "", _name(c["baseline"]) if first else "",
+                          _name(c["other"]) if first else "", str(c["shared"]) if first else "",
+                          f"{c['dropped_baseline']}/{c['dropped_other']}" if first else "",
+                          r["metric"], str(r["n"]), f(r["baseline"]), f(r["other"]), f(r["delta"]) + ci,
+                          r["test"], f"{f(r['p'])} ({f(r['p_holm'])})", r["verdict"])
+    table.caption = ("delta = vs - baseline on shared (sample, epoch) keys, SArena view; dropped = keys only "
+                     "the baseline / only the other has; success and accuracy: exact McNemar, others: Wilcoxon; "
+                     f"lower is better for {', '.join(sorted(LOWER_IS_BETTER))}")
+    return table

@@ -1,0 +1,143 @@
+"""`svgarena compare` and report intervals on stores built with RunStore's API."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from svgarena.cli import app
+from svgarena.harness import RunStore, TrajectoryKey, compare_runs, load_results
+
+TASK = "icon/understanding"
+GEN = "icon/edit/color_simple"
+
+
+def _add(store: RunStore, task: str, model: str, sid: str, ok: bool, scores: dict[str, float], epoch: int = 0) -> None:
+    tid = store.start_trajectory(TrajectoryKey(task, model, "direct", sid, epoch))
+    store.add_attempt(tid, {"round": 0, "outcome": "ok" if ok else "parse_error"})
+    store.finish_trajectory(tid, outcome="ok" if ok else "parse_error", answer=None,
+                            scores=[(m, v, ok, None) for m, v in scores.items()])
+
+
+def _store(path: Path, seed: int = 0) -> RunStore:
+    path.mkdir(parents=True, exist_ok=True)
+    store = RunStore(path / "run.sqlite")
+    store.init_run(path.name, {"seed": seed}, {})
+    return store
+
+
+def test_compare_within_one_run_verdicts_and_shared_counts(tmp_path: Path) -> None:
+    store = _store(tmp_path / "r1")
+    for i in range(30):  # model b improves ssim on every sample; accuracy: 12 b-only, 0 a-only
+        _add(store, GEN, "a", str(i), True, {"ssim": 0.5 + 0.001 * i})
+        _add(store, GEN, "b", str(i), True, {"ssim": 0.6 + 0.001 * i + 0.0001 * (i % 7)})
+        _add(store, TASK, "a", str(i), True, {"accuracy": 100.0 if i < 10 else 0.0})
+        _add(store, TASK, "b", str(i), True, {"accuracy": 100.0 if i < 22 else 0.0})
+    _add(store, GEN, "a", "only-a", True, {"ssim": 0.1})  # dropped: baseline only
+    store.close()
+    res = compare_runs([tmp_path / "r1" / "run.sqlite"], n_boot=200, seed=0)
+    by_task = {c["task"]: c for c in res["comparisons"]}
+    gen = by_task[GEN]
+    assert (gen["shared"], gen["dropped_baseline"], gen["dropped_other"]) == (30, 1, 0)
+    ssim = next(r for r in gen["metrics"] if r["metric"] == "ssim")
+    assert ssim["test"] == "wilcoxon" and ssim["verdict"] == "better" and ssim["lo"] > 0
+    success = next(r for r in gen["metrics"] if r["metric"] == "success")
+    assert success["verdict"] == "no significant difference" and success["delta"] == 0
+    acc = next(r for r in by_task[TASK]["metrics"] if r["metric"] == "accuracy")
+    assert acc["test"] == "mcnemar" and (acc["baseline_only"], acc["other_only"]) == (0, 12)
+    assert acc["delta"] == pytest.approx(40.0) and acc["p"] == pytest.approx(2 / 2 ** 12)
+    assert acc["verdict"] == "better"
+    # Holm across the pair's metrics (success p = 1, accuracy p): accuracy's p doubles
+    assert acc["p_holm"] == pytest.approx(2 * acc["p"])
+
+
+def test_compare_across_runs_says_worse_and_lpips_lower_is_better(tmp_path: Path) -> None:
+    s1, s2 = _store(tmp_path / "base"), _store(tmp_path / "new")
+    for i in range(20):
+        _add(s1, GEN, "m", str(i), True, {"lpips": 0.2 + 0.01 * i, "psnr": 20.0 + i})
+        _add(s2, GEN, "m", str(i), i != 3, {"lpips": 0.3 + 0.01 * i + 0.001 * (i % 3), "psnr": 20.0 + i})
+    _add(s2, GEN, "m", "new-only", True, {"lpips": 0.1, "psnr": 30.0})
+    s1.close()
+    s2.close()
+    result = CliRunner().invoke(app, ["compare", str(tmp_path / "base"), str(tmp_path / "new"),
+                                      "--json", "--bootstrap", "200"])
+    assert result.exit_code == 0, result.output
+    (c,) = json.loads(result.stdout)["comparisons"]
+    assert c["baseline"]["run"] == "base" and c["other"]["run"] == "new"
+    assert (c["shared"], c["dropped_baseline"], c["dropped_other"]) == (20, 0, 1)
+    rows = {r["metric"]: r for r in c["metrics"]}
+    assert rows["lpips"]["verdict"] == "worse"  # higher lpips is worse
+    assert rows["psnr"]["verdict"] == "no significant difference" and rows["psnr"]["p"] == 1.0
+    assert rows["success"]["verdict"] == "no significant difference"  # one discordant pair
+    table = CliRunner().invoke(app, ["compare", str(tmp_path / "base"), str(tmp_path / "new"), "--bootstrap", "50"])
+    assert table.exit_code == 0 and "worse" in table.output
+
+
+def test_compare_bad_input_is_one_error_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["compare", str(tmp_path / "nope")])
+    assert result.exit_code == 2 and "no such run" in result.output and "Traceback" not in result.output
+    s = _store(tmp_path / "r")
+    s.close()
+    bad = CliRunner().invoke(app, ["compare", str(tmp_path / "r"), "--alpha", "2"])
+    assert bad.exit_code == 2 and "--alpha" in bad.output
+
+
+def test_report_cell_interval_recomputed_from_sqlite_by_hand(tmp_path: Path) -> None:
+    store = _store(tmp_path / "run", seed=5)
+    rng = np.random.default_rng(0)
+    for i in range(25):
+        ok = i % 5 != 0
+        _add(store, GEN, "m", str(i), ok, {"ssim": float(rng.uniform(0, 1)) if ok else 0.05})
+    store.close()
+    res = load_results(tmp_path / "run", bootstrap=400)
+    (entry,) = res["results"]
+    cell = entry["metrics"]["ssim"]
+    # by hand, straight from run.sqlite: the SArena view is every stored ssim value
+    db = sqlite3.connect(tmp_path / "run" / "run.sqlite")
+    values = [v for (v,) in db.execute("SELECT s.value FROM scores s JOIN trajectories t ON t.id = s.trajectory_id "
+                                       "WHERE s.metric='ssim' AND t.status='done' ORDER BY t.id")]
+    ok_values = [v for (v,) in db.execute("SELECT value FROM scores WHERE metric='ssim' AND ok=1")]
+    db.close()
+    idx = np.random.default_rng(5).integers(0, len(values), size=(400, len(values)))
+    lo, hi = np.quantile(np.asarray(values)[idx].mean(axis=1), [0.025, 0.975])
+    assert cell["sarena"] == pytest.approx(sum(values) / len(values))
+    assert (cell["ci"]["sarena"]["lo"], cell["ci"]["sarena"]["hi"]) == pytest.approx((lo, hi))
+    assert cell["ci"]["sarena"]["n"] == 25 and cell["ci"]["ok_only"]["n"] == len(ok_values) == 20
+    assert entry["success_rate"] == 80.0 and entry["success_rate_ci"]["lo"] < 80.0 < entry["success_rate_ci"]["hi"]
+    # the table shows the interval; --bootstrap 0 leaves it out
+    shown = CliRunner().invoke(app, ["report", str(tmp_path / "run"), "--bootstrap", "400"])
+    assert shown.exit_code == 0 and f"[{lo:.3f}, {hi:.3f}]" in shown.output
+    plain = json.loads(CliRunner().invoke(app, ["report", str(tmp_path / "run"), "--json", "--bootstrap", "0"]).stdout)
+    assert "ci" not in plain["results"][0]["metrics"]["ssim"]
+
+
+def test_report_clusters_by_sample_when_epochs_repeat(tmp_path: Path) -> None:
+    store = _store(tmp_path / "run")
+    for epoch in (0, 1):
+        _add(store, TASK, "m", "a", True, {"accuracy": 0.0}, epoch)
+        _add(store, TASK, "m", "b", True, {"accuracy": 100.0}, epoch)
+    store.close()
+    ci = load_results(tmp_path / "run", bootstrap=300)["results"][0]["metrics"]["accuracy"]["ci"]["sarena"]
+    assert ci["n"] == 4 and ci["mean"] == 50.0
+    # clusters of two identical epochs: resampled means are only 0, 50 or 100
+    assert (ci["lo"], ci["hi"]) == (0.0, 100.0)
+
+
+def test_set_level_metrics_are_marked_point_estimates(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    store = _store(tmp_path / "run")
+    for i in range(3):
+        _add(store, GEN, "m", str(i), True, {"ssim": 0.5})
+    store.put_set_scores(GEN, "m", "direct", [SimpleNamespace(metric="fid", view=v, value=12.5, n_ref=3, n_pred=3,
+                                                              error=None) for v in ("sarena", "ok_only")])
+    store.close()
+    fid = load_results(tmp_path / "run", bootstrap=50)["results"][0]["metrics"]["fid"]
+    assert fid["point_estimate"] is True and "ci" not in fid
+    shown = CliRunner().invoke(app, ["report", str(tmp_path / "run"), "--bootstrap", "50"])
+    assert shown.exit_code == 0 and "12.50 (12.50)*" in shown.output
