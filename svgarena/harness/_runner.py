@@ -271,6 +271,8 @@ class _CallLayer:
         spent_usd, spent_tokens = self.ledger.totals()  # what earlier invocations of this run already spent
         budget = Budget(config.max_cost_usd, config.max_tokens, spent_usd, spent_tokens)
         for model in routed:
+            if config.temperature is not None:  # --temperature overrides the registry's (resample needs > 0)
+                model.temperature = config.temperature
             self.models[model.name] = ManagedModel.from_spec(
                 model, plan.specs.get(model.name), concurrency=config.concurrency, cache=self.cache,
                 ledger=self.ledger, budget=budget)

@@ -126,3 +126,17 @@ def test_resample_asks_the_original_prompt_n_times(tmp_path: Path) -> None:
     assert len(srv.requests) == 6 and all(len(b["messages"]) == 1 for b in srv.requests)
     assert set(_q(db, "SELECT stop_reason FROM trajectories")) == {("samples exhausted",)}
     assert len(_q(db, "SELECT * FROM round_scores WHERE metric='ssim'")) == 6
+
+
+@pytest.mark.timeout(120)
+def test_temperature_reaches_the_request_and_bad_select_is_one_line(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    _, srv = _run(tmp_path, lambda refs: _model(refs, vary=True), "t", solver="resample", samples=2, temperature=0.7)
+    assert {b.get("temperature") for b in srv.requests} == {0.7}
+    res = subprocess.run([sys.executable, "-m", "svgarena.cli", "run", "--solver", "refine", "--select", "best",
+                          "--out", str(tmp_path / "runs2")], capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ))
+    assert res.returncode != 0 and "unknown --select 'best'" in res.stderr and "Traceback" not in res.stderr
