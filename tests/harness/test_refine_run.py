@@ -92,6 +92,11 @@ def test_render_feedback_raises_scores_and_select_picks_the_round(tmp_path: Path
         assert rounds[2][1] in ("", None)  # nothing was shown after the last round
         assert all("png" in json.loads(r[4]) for r in rounds)  # every round's render is kept
         assert json.loads(media)["png"] == json.loads(rounds[1][4])["png"]  # headline media = selected round's
+    from svgarena.harness import load_results
+
+    (row,) = load_results(db.parent)["results"]
+    assert row["solver"] == "refine" and row["metrics"]["ssim"]["sarena"] == pytest.approx(1.0)
+    assert row["usage"]["calls"] == 6  # three rounds of two samples
     # the feedback image is the round-0 render: a PNG shown in the round-1 request
     assert any(images_in({"messages": [b["messages"][-1]]}) == 1 for b in srv.requests if len(b["messages"]) == 3)
 
