@@ -23,6 +23,7 @@ from svgarena.agents._registry import (
 from svgarena.agents._resolve import BASELINES, get_model
 from svgarena.agents._secrets import scrub
 from svgarena.agents._retry import AdaptiveLimiter, ErrorClass, RetryPolicy, classify
+from svgarena.agents._refine import DONE_MARKER, FEEDBACK_MODES, feedback_turn
 from svgarena.agents._solvers import AnimationCapture, SolverContext, attempt_once, get_solver, solver, solver_names
 from svgarena.agents._trajectory import Attempt, Trajectory
 from svgarena.agents._types import Model, Reply, Usage
@@ -40,7 +41,9 @@ __all__ = [
     "CHOICE_RULES",
     "CallLedger",
     "CheckResult",
+    "DONE_MARKER",
     "DirectModel",
+    "FEEDBACK_MODES",
     "Choice",
     "ErrorClass",
     "Extraction",
@@ -70,6 +73,7 @@ __all__ = [
     "config_dir",
     "data_url",
     "extract_svg",
+    "feedback_turn",
     "get_model",
     "get_solver",
     "image_mime",

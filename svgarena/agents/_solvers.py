@@ -40,6 +40,11 @@ class SolverContext:
     animation_mode: str = "sarena-exact"
     metric_frames: int = 8
     on_attempt: Callable[[Attempt], None] | None = None  # the store writes each attempt as it happens
+    rounds: int = 3  # refine: most rounds per sample
+    feedback: str = "render"  # refine: render | none
+    samples: int = 1  # resample: independent answers per sample
+    temperature: float | None = None  # None: the model's own setting
+    vision: bool = True  # the model sees images (else feedback is text only)
 
 
 SolverFn = Callable[[Sample, Task, Model, SolverContext], Awaitable[Trajectory]]

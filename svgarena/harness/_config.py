@@ -20,6 +20,11 @@ class RunConfig:
     tasks: list[str] = field(default_factory=list)  # glob patterns; empty = every task in the suite
     models: list[str] = field(default_factory=list)  # empty = the built-in baselines, each where it can
     solver: str = "direct"
+    rounds: int = 3  # refine: most rounds per sample
+    feedback: str = "render"  # refine: render | none
+    select: str = "last"  # headline round: last | best-model | best-oracle
+    samples: int = 1  # resample: answers per sample
+    temperature: float | None = None  # recorded with the arm; None = the model's setting
     limit: int | None = None  # samples per task
     epochs: int = 1
     concurrency: int | None = None  # calls in flight per model; None = the model registry's (8 for a bare route)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from svgarena.harness._select import select_round
 from svgarena.agents import Attempt, BudgetExceeded, Model, SolverContext, get_model, get_solver
 from svgarena.harness._artifacts import ArtifactStore
 from svgarena.harness._config import RunConfig
@@ -138,6 +139,7 @@ def _plan(config: RunConfig) -> _Plan:
     if not tasks:
         raise ValueError(f"no task matching {' '.join(config.tasks)} in suite {root}")
     get_solver(config.solver)  # fail early on an unknown solver
+    _check_arm(config)
     _check_backend(config)
     explicit = bool(config.models)
     from svgarena.agents import load_registry
@@ -154,6 +156,19 @@ def _plan(config: RunConfig) -> _Plan:
                 continue  # the main job runs each baseline only where it can answer
             units.append((task, model, list(_limited(iter_samples(root, task), config.limit))))
     return _Plan(models=models, units=units, specs=specs)
+
+
+def _check_arm(config: RunConfig) -> None:
+    """Bad --select/--feedback/--rounds/--samples fail before anything runs, in one line."""
+    from svgarena.agents import FEEDBACK_MODES
+    from svgarena.harness._select import SELECTIONS
+
+    if config.select not in SELECTIONS:
+        raise ValueError(f"unknown --select {config.select!r}; use {', '.join(SELECTIONS)}")
+    if config.feedback not in FEEDBACK_MODES:
+        raise ValueError(f"unknown --feedback {config.feedback!r}; use {' or '.join(FEEDBACK_MODES)}")
+    if config.rounds < 1 or config.samples < 1:
+        raise ValueError("--rounds and --samples must be at least 1")
 
 
 def _check_backend(config: RunConfig) -> None:
@@ -258,6 +273,8 @@ class _CallLayer:
         spent_usd, spent_tokens = self.ledger.totals()  # what earlier invocations of this run already spent
         budget = Budget(config.max_cost_usd, config.max_tokens, spent_usd, spent_tokens)
         for model in routed:
+            if config.temperature is not None:  # --temperature overrides the registry's (resample needs > 0)
+                model.temperature = config.temperature
             self.models[model.name] = ManagedModel.from_spec(
                 model, plan.specs.get(model.name), concurrency=config.concurrency, cache=self.cache,
                 ledger=self.ledger, budget=budget)
@@ -292,42 +309,67 @@ async def _run_one(task: Task, sample: Sample, epoch: int, model: Model, config:
     key = TrajectoryKey(task.id, model.name, config.solver, sample.id, epoch)
     tid = store.start_trajectory(key, subject=sample.subject)
 
+    round_media: dict[int, dict[str, str]] = {}
+
     def on_attempt(attempt: Attempt) -> None:
-        store.add_attempt(tid, _attempt_row(attempt, artifacts))
+        round_media[attempt.round] = _round_media(attempt, artifacts)
+        row = _attempt_row(attempt, artifacts)
+        row["media"] = round_media[attempt.round] or None
+        store.add_attempt(tid, row)
 
     ctx = SolverContext(
         renderer=renderer, animation=animation.get, spec=spec, extract_rule=config.extract_rule,
         choice_rule=config.choice_rule, animation_mode=config.animation_mode, on_attempt=on_attempt,
-        video_frames=config.video_frames,
+        video_frames=config.video_frames, rounds=config.rounds, feedback=config.feedback,
+        samples=config.samples, temperature=config.temperature,
+        vision=bool(getattr(getattr(model, "inner", model), "images", True)),
     )
     bind = getattr(model, "for_trajectory", None)  # routed models number their calls per trajectory (cache keys)
     caller = bind("|".join((key.task, key.model, key.solver, key.sample_id, str(epoch))), epoch) if bind else model
     traj = await solve(sample, task, caller, ctx)
+    assert traj.attempts, "a solver must return at least one attempt"
+    per_round = {}
+    for attempt in traj.attempts:  # every round is scored; the selection picks the headline one
+        per_round[attempt.round] = await asyncio.to_thread(
+            score_sample, task, sample, attempt.outcome, attempt.answer if attempt.outcome is Outcome.OK else None,
+            image=attempt.image, frames=attempt.frames, tokens=tokens,
+        )
+    traj.selection = config.select
+    traj.selected_round = select_round(traj.attempts, per_round, config.select)
     final = traj.final
-    assert final is not None, "a solver must return at least one attempt"
-    scores = await asyncio.to_thread(
-        score_sample, task, sample, final.outcome, final.answer if final.outcome is Outcome.OK else None,
-        image=final.image, frames=final.frames, tokens=tokens,
-    )
+    assert final is not None
+    scores = per_round[final.round]
     answer_ref = None
     if final.answer is not None:
         answer_ref = final.answer if task.answer is AnswerKind.CHOICE else artifacts.put_text(final.answer)
-    media: dict[str, str] = {}
-    if final.image is not None:
-        media["png"] = artifacts.put_png(final.image)
-    if final.frames is not None and len(final.frames):
-        media["png"] = artifacts.put_png(final.frames[0])
-        if "mp4" not in final.media:  # fast mode keeps no video: keep the metric frames, side by side, for scoring
-            import numpy as np
-
-            media["frames"] = artifacts.put_png(np.concatenate(list(final.frames), axis=1))
-    for kind, data in final.media.items():
-        media[kind] = artifacts.put(data, "mp4" if kind.startswith("mp4") else kind)
+    media = round_media.get(final.round)
+    if media is None:  # a solver that did not report the round through on_attempt
+        media = _round_media(final, artifacts)
+    arm = dict(traj.arm or {"solver": config.solver})
+    arm["selection"] = config.select
     store.finish_trajectory(
         tid, outcome=final.outcome.value, answer=answer_ref, media=media, stop_reason=traj.stop_reason,
         scores=[(m, s.value, s.ok, s.error) for m, s in scores.items()],
+        round_scores=[(r, m, s.value, s.ok, s.error) for r, sc in per_round.items() for m, s in sc.items()],
+        selection=config.select, selected_round=traj.selected_round, arm=arm,
     )
     return final.outcome
+
+
+def _round_media(attempt: Attempt, artifacts: ArtifactStore) -> dict[str, str]:
+    """The artifacts of one round's render: png (first frame of an animation), frames (fast mode), mp4s."""
+    media: dict[str, str] = {}
+    if attempt.image is not None:
+        media["png"] = artifacts.put_png(attempt.image)
+    if attempt.frames is not None and len(attempt.frames):
+        media["png"] = artifacts.put_png(attempt.frames[0])
+        if "mp4" not in attempt.media:  # fast mode keeps no video: keep the metric frames, side by side, for scoring
+            import numpy as np
+
+            media["frames"] = artifacts.put_png(np.concatenate(list(attempt.frames), axis=1))
+    for kind, data in attempt.media.items():
+        media[kind] = artifacts.put(data, "mp4" if kind.startswith("mp4") else kind)
+    return media
 
 
 def _attempt_row(attempt: Attempt, artifacts: ArtifactStore) -> dict[str, Any]:
