@@ -3,6 +3,7 @@
 from svgarena.harness._artifacts import ArtifactStore
 from svgarena.harness._config import RunConfig, new_run_id
 from svgarena.harness._meta import run_metadata
+from svgarena.harness._preflight import PreflightError, preflight
 from svgarena.harness._rescore import ScoringOptions, rescore, score_stored
 from svgarena.harness._report import collect, load_results, tables, usage_table
 from svgarena.harness._runner import DEFAULT_MODELS, Progress, RunSummary, execute
@@ -11,6 +12,7 @@ from svgarena.harness._store import STORE_VERSION, RunStore, StoreVersionError, 
 __all__ = [
     "ArtifactStore",
     "DEFAULT_MODELS",
+    "PreflightError",
     "Progress",
     "RunConfig",
     "RunStore",
@@ -23,6 +25,7 @@ __all__ = [
     "execute",
     "load_results",
     "new_run_id",
+    "preflight",
     "rescore",
     "run_metadata",
     "score_stored",

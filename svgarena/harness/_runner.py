@@ -100,10 +100,19 @@ async def execute(config: RunConfig, *, resume: bool = False, progress: Progress
         except BaseException:
             store.close()
             raise
+        try:
+            unavailable = _preflight_plan(config, plan)
+        except BaseException:
+            store.close()
+            raise
     else:
         plan = _plan(config)
+        unavailable = _preflight_plan(config, plan)
         config, store = open_run(config, resume=False)
     summary = RunSummary(run_id=config.run_id, run_dir=config.run_dir)
+    for name, why in unavailable.items():
+        store.add_note(f"skipped, unavailable at preflight: {why}", model=name)
+        progress.note(f"skipped {name}: {why}")
     if resume:
         summary.cleared = store.clear_unfinished()
         store.init_run(config.run_id, config.to_dict(), {})
@@ -154,6 +163,22 @@ def _plan(config: RunConfig) -> _Plan:
                 continue  # the main job runs each baseline only where it can answer
             units.append((task, model, list(_limited(iter_samples(root, task), config.limit))))
     return _Plan(models=models, units=units, specs=specs)
+
+
+def _preflight_plan(config: RunConfig, plan: _Plan) -> dict[str, str]:
+    """Check the plan's routed models (``_preflight.py``); drops the unavailable ones with --skip-unavailable."""
+    if not config.preflight:
+        return {}
+    from svgarena.harness._preflight import PreflightError, preflight
+
+    problems = preflight(plan.models)
+    if not problems:
+        return {}
+    if not config.skip_unavailable:
+        raise PreflightError(problems)
+    plan.models = [m for m in plan.models if m.name not in problems]
+    plan.units = [u for u in plan.units if u[1].name not in problems]
+    return problems
 
 
 def _check_backend(config: RunConfig) -> None:
