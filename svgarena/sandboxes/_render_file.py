@@ -20,6 +20,15 @@ def read_svg(path: str | os.PathLike[str]) -> str:
     return p.read_bytes().decode("utf-8", "surrogateescape")
 
 
+def check_output_suffix(output: Path, animate: bool) -> None:
+    """Refuse an output name whose extension does not match what will be written (a PNG or an MP4)."""
+    want = ".mp4" if animate else ".png"
+    if output.suffix.lower() != want:
+        what = "with --animate the output is an MP4 video" if animate else "the output is a PNG image (--animate for MP4)"
+        got = f"{output.suffix!r}" if output.suffix else "no extension"
+        raise ValueError(f"{output}: {what}; give a {want} name (got {got})")
+
+
 def render_file(
     path: str | os.PathLike[str],
     output: str | os.PathLike[str],
@@ -39,8 +48,9 @@ def render_file(
     """
     from svgarena.sandboxes._backends import check_choice, open_backend
 
-    svg = read_svg(path)
     out = Path(output)
+    check_output_suffix(out, animate)  # before anything is read or rendered
+    svg = read_svg(path)
     if size < 2 or size > 8192:
         raise ValueError(f"--size must be between 2 and 8192, got {size}")
     if animate:

@@ -107,8 +107,8 @@ def internsvg_commands(model_path: str, backend: str, gpus: list[str], port: int
 
 def require_llama_cpp_server() -> None:
     if importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llama_cpp.server") is None:
-        raise ServeError("llama-cpp-python with its server extra is not installed; run scripts/setup.sh "
-                         "(it builds llama-cpp-python[server] for this CPU)")
+        raise ServeError("llama-cpp-python with its server extra is not installed; build it with `make gguf` "
+                         "(scripts/setup.sh --gguf: builds llama-cpp-python[server] for this CPU, minutes)")
     for module in ("uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings"):
         if importlib.util.find_spec(module) is None:
             raise ServeError(f"llama-cpp-python's server extra is incomplete ({module} missing); "

@@ -210,7 +210,7 @@ def test_an_unreachable_or_refused_model_fails_alone(tmp_path: Path) -> None:
                              "api_key_env: SVGARENA_TEST_WRONG_KEY}"),
             })
             config = RunConfig(suite=str(suite), models=["good", "down", "wrongkey"], models_file=str(models),
-                               out=str(tmp_path / "runs"), run_id="u1")
+                               out=str(tmp_path / "runs"), run_id="u1", preflight=False)
             summary = asyncio.run(execute(config))
             assert refusing.chat_requests == 1  # refused once, then never asked again
             assert good.chat_requests == 8
