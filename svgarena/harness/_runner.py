@@ -296,7 +296,7 @@ async def _run_one(task: Task, sample: Sample, epoch: int, model: Model, config:
     ctx = SolverContext(
         renderer=renderer, animation=animation.get, spec=spec, extract_rule=config.extract_rule,
         choice_rule=config.choice_rule, animation_mode=config.animation_mode, on_attempt=on_attempt,
-        video_frames=config.video_frames,
+        video_frames=config.video_frames, video_input=config.video_input,
     )
     bind = getattr(model, "for_trajectory", None)  # routed models number their calls per trajectory (cache keys)
     caller = bind("|".join((key.task, key.model, key.solver, key.sample_id, str(epoch))), epoch) if bind else model
