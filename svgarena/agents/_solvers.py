@@ -107,7 +107,9 @@ async def attempt_once(sample: Sample, task: Task, model: Model, ctx: SolverCont
         choice = parse_choice(reply.text, rule=ctx.choice_rule)
         attempt.rule, attempt.answer = choice.rule, choice.letter
         if choice.letter is None:
-            attempt.outcome, attempt.reason = Outcome.NO_SVG, "no choice letter A-D in the reply"
+            attempt.outcome, attempt.reason = Outcome.NO_SVG, ("empty reply: no first character to score (official rule)"
+                                                               if choice.rule == "official" else
+                                                               "no choice letter A-D in the reply")
         return attempt
     extraction = extract_svg(reply.text, rule=ctx.extract_rule)
     attempt.rule, attempt.answer = extraction.rule, extraction.svg
