@@ -116,8 +116,7 @@ def run(
     for flag, value, allowed in (("--extract", extract, SVG_RULES), ("--choice", choice, CHOICE_RULES),
                                  ("--video-input", video_input, VIDEO_INPUTS)):
         if value not in allowed:
-            console.print(f"[red]error:[/] {flag} {value!r} is not one of {', '.join(allowed)}")
-            raise typer.Exit(2)
+            _fail(ValueError(f"{flag} {value!r} is not one of {', '.join(allowed)}"))
     config = RunConfig(
         suite=suite, data=data, tasks=list(task or []), models=list(model or []), solver=solver, limit=limit,
         epochs=epochs, concurrency=concurrency, workers=workers, render_timeout_s=render_timeout,
