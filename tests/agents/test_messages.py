@@ -226,3 +226,29 @@ def test_native_video_models_get_native_messages_through_the_solver(tmp_path: Pa
     attempt = asyncio.run(attempt_once(sample, task, model, SolverContext(renderer=None), round_no=0))
     assert attempt.outcome.value == "no_svg"
     assert model.seen[0][0]["content"][1]["type"] == "file"
+
+
+@pytest.mark.timeout(120)
+def test_video2sani_request_on_the_wire_carries_the_official_jpegs(tmp_path: Path, monkeypatch) -> None:
+    """A real local server captures the request: the text, then the 8 reference JPEGs, nothing else."""
+    import asyncio
+
+    from svgarena.agents import get_model
+    from tests._servers import ChatServer
+
+    video = tmp_path / "clip.mp4"
+    _video(video, 150)
+    _indices, jpegs = _reference_frames(video)
+    task = get_task("animation/video2sani")
+    sample = Sample(id="6", task=task.id, prompt="Animate this.", target="<svg/>", video=video)
+    monkeypatch.setenv("SVGARENA_TEST_KEY", "sk-test")
+    with ChatServer(lambda body: "<svg></svg>") as server:
+        model = get_model("openai/test-model", api_base=server.api_base, api_key_env="SVGARENA_TEST_KEY",
+                          timeout_s=20.0)
+        reply = asyncio.run(model.respond(sample, build_messages(sample, task)))
+    assert reply.error is None
+    (body,) = server.requests
+    (message,) = body["messages"]
+    content = message["content"]
+    assert content[0] == {"type": "text", "text": "Animate this."}
+    assert [_decode(p["image_url"]["url"]) for p in content[1:]] == [("image/jpeg", j) for j in jpegs]
