@@ -96,6 +96,8 @@ def run(
     backend: Annotated[str, typer.Option(help="Where static renders run: local (jailed worker processes) or docker (renderer containers).")] = "local",
     renderer: Annotated[str, typer.Option(help="Static rasteriser: cairosvg (SArena's) or resvg.")] = "cairosvg",
     extract: Annotated[str, typer.Option(help="SVG extraction rule: official or vlmevalkit.")] = "official",
+    choice: Annotated[str, typer.Option(help="Understanding answer rule: official (first character of the stripped reply), vlmevalkit (first A-D) or first-letter (heuristic).")] = "official",
+    video_input: Annotated[str, typer.Option(help="video2sani input for models without native video: official (8 unlabelled JPEG frames) or labelled (PNG frames with timestamps).")] = "official",
     tokenizer: Annotated[Optional[str], typer.Option(help="Token-length tokenizer: internvl3-8b, smollm2, utf8-bytes (default: best available).")] = None,
     seed: Annotated[int, typer.Option(help="Seed recorded with the run.")] = 0,
     out: Annotated[str, typer.Option(help="Folder that holds run folders.")] = "runs",
@@ -116,6 +118,12 @@ def run(
     from svgarena.tasks import SuiteError
 
     console = Console(stderr=True)
+    from svgarena.agents import CHOICE_RULES, SVG_RULES, VIDEO_INPUTS
+
+    for flag, value, allowed in (("--extract", extract, SVG_RULES), ("--choice", choice, CHOICE_RULES),
+                                 ("--video-input", video_input, VIDEO_INPUTS)):
+        if value not in allowed:
+            _fail(ValueError(f"{flag} {value!r} is not one of {', '.join(allowed)}"))
     config = RunConfig(
         suite=suite, data=data, tasks=list(task or []), models=list(model or []), solver=solver, limit=limit,
         epochs=epochs, concurrency=concurrency, workers=workers, render_timeout_s=render_timeout,
@@ -124,6 +132,7 @@ def run(
         models_file=models_file, no_cache=no_cache, max_cost_usd=max_cost, max_tokens=max_tokens,
         video_frames=video_frames, rounds=rounds, feedback=feedback, select=select, samples=samples,
         temperature=temperature, preflight=not no_preflight, skip_unavailable=skip_unavailable,
+        choice_rule=choice, video_input=video_input,
     )
     progress = _BarProgress(console)
     try:

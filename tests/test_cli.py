@@ -62,6 +62,11 @@ def test_user_errors_are_one_line(tmp_path: Path) -> None:
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and "not a suite name" in res.stderr
     res = _svgarena("run", "--task", "icon/nothing", "--out", str(tmp_path))
     assert res.returncode == 2 and "no task matches" in res.stderr
+    res = _svgarena("run", "--choice", "llm", "--out", str(tmp_path))
+    assert res.returncode == 2 and res.stderr.count("\n") == 1
+    assert "--choice 'llm' is not one of official, vlmevalkit, first-letter" in res.stderr
+    res = _svgarena("run", "--video-input", "gif", "--out", str(tmp_path))
+    assert res.returncode == 2 and "--video-input 'gif' is not one of official, labelled" in res.stderr
     res = _svgarena("report", "missing-run", "--out", str(tmp_path))
     assert res.returncode == 2 and "no such run" in res.stderr
     bad = make_layout(tmp_path / "bad", n=1)

@@ -8,7 +8,9 @@ from svgarena.agents._baselines import VTRACER_PARAMS, BlankBaseline, OracleBase
 from svgarena.agents._extract import CHOICE_RULES, SVG_RULES, Choice, Extraction, extract_svg, parse_choice
 from svgarena.agents._litellm import LiteLLMModel, import_litellm
 from svgarena.agents._managed import ManagedModel
-from svgarena.agents._messages import build_messages, bytes_data_url, data_url, image_mime, sample_frames, video_mime
+from svgarena.agents._messages import (
+    VIDEO_INPUTS, build_messages, bytes_data_url, data_url, image_mime, official_frame_indices, sample_frames, video_mime,
+)
 from svgarena.agents._registry import (
     BUILTIN_MODELS,
     MODELS_FILE_NAME,
@@ -66,7 +68,9 @@ __all__ = [
     "VTracerBaseline",
     "attempt_once",
     "bytes_data_url",
+    "VIDEO_INPUTS",
     "build_messages",
+    "official_frame_indices",
     "cache_key",
     "check_model",
     "classify",

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 SVG_RULES: tuple[str, ...] = ("official", "vlmevalkit")
-CHOICE_RULES: tuple[str, ...] = ("first-letter", "vlmevalkit")
+CHOICE_RULES: tuple[str, ...] = ("official", "vlmevalkit", "first-letter")
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,9 @@ class Choice:
 
 
 _OFFICIAL = re.compile(r"<svg[^>]*>.*?</svg>", re.DOTALL)
-_FENCE = re.compile(r"```[ \t]*svg[^\n]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
+# VLMEvalKit vlmeval/dataset/utils/sarena.py, extract_svg_code: r"```svg(.*?)```" with DOTALL,
+# case-sensitive, no newline required after the tag.
+_VLMEVALKIT_FENCE = re.compile(r"```svg(.*?)```", re.DOTALL)
 
 
 def extract_svg(text: str | None, rule: str = "official") -> Extraction:
@@ -39,25 +41,32 @@ def extract_svg(text: str | None, rule: str = "official") -> Extraction:
     Rules:
     - ``official`` (default; SArena's inference scripts): the first match of
       ``<svg[^>]*>.*?</svg>`` with DOTALL, i.e. from the first ``<svg`` to the nearest ``</svg>``.
-    - ``vlmevalkit``: the content of the last fenced ```` ```svg ```` block whose stripped content
-      contains ``<svg``; else the span from the first ``<svg`` to the last ``</svg>``.
-
-    A reply with no complete ``<svg ...>...</svg>`` (none at all, or truncated before the
-    closing tag) yields ``svg=None``.
+      A reply with no complete ``<svg ...>...</svg>`` yields ``svg=None``.
+    - ``vlmevalkit``: exactly VLMEvalKit's ``extract_svg_code``
+      (open-compass/VLMEvalKit vlmeval/dataset/utils/sarena.py, ``extract_svg_code``):
+      the stripped content of the last ```` ```svg ...``` ```` block, whatever it holds; else
+      the slice from the first ``<svg`` to the last ``</svg>`` (empty when the last ``</svg>``
+      comes before the first ``<svg``); else, when the reply holds ``<?xml`` and ``</svg>``,
+      the slice from the first ``<?xml`` to the last ``</svg>``; else the stripped reply itself.
+      An empty result (VLMEvalKit writes an empty file, which renders black) is ``svg=None``.
     """
     text = text or ""
     if rule == "official":
         m = _OFFICIAL.search(text)
         return Extraction(m.group(0) if m else None, rule)
     if rule == "vlmevalkit":
-        blocks = [b.strip() for b in _FENCE.findall(text)]
-        blocks = [b for b in blocks if "<svg" in b]
+        blocks = _VLMEVALKIT_FENCE.findall(text)
         if blocks:
-            return Extraction(blocks[-1], rule)
-        start, end = text.find("<svg"), text.rfind("</svg>")
-        if start == -1 or end == -1 or end < start:
-            return Extraction(None, rule)
-        return Extraction(text[start : end + len("</svg>")], rule)
+            found = blocks[-1].strip()
+        else:
+            start, end = text.find("<svg"), text.rfind("</svg>")
+            if start != -1 and end != -1:
+                found = text[start : end + 6]
+            elif "<?xml" in text and "</svg>" in text:
+                found = text[text.find("<?xml") : text.rfind("</svg>") + 6]
+            else:
+                found = text.strip()
+        return Extraction(found or None, rule)
     raise ValueError(f"unknown SVG extraction rule {rule!r}; choose one of {', '.join(SVG_RULES)}")
 
 
@@ -74,11 +83,16 @@ _BARE = re.compile(_L + r"(?!\s+[a-z])")
 _MARKUP = re.compile(r"[*`_#]")
 
 
-def parse_choice(text: str | None, rule: str = "first-letter") -> Choice:
+def parse_choice(text: str | None, rule: str = "official") -> Choice:
     """Find the multiple-choice letter (A-D) in a reply, deterministically.
 
     Rules:
-    - ``first-letter`` (default). Markdown markup (``* ` _ #``) is removed and the text stripped;
+    - ``official`` (default; SArena's scorer): the first character of the stripped reply,
+      whatever it is (hmwang2002/InternSVG metrics/inference/inference_un.py:70 stores
+      ``raw_rsp.strip()``; evaluate_un.py:15-18 ``extract_choice`` returns ``text[0]``, None for
+      an empty reply). So " B" gives "B", "Answer: B" gives "A", "x" gives "x" (scored wrong),
+      and an empty or all-whitespace reply gives None.
+    - ``first-letter`` (a named heuristic, not any reference's rule). Markdown markup (``* ` _ #``) is removed and the text stripped;
       letters count only as uppercase ``A``-``D`` standing alone (no letter or digit either
       side). Then the first of these steps that matches decides:
 
@@ -94,10 +108,14 @@ def parse_choice(text: str | None, rule: str = "first-letter") -> Choice:
          article in "A circle ..." is not taken for option A).
 
       Nothing matching gives ``letter=None``.
-    - ``vlmevalkit``: the first character in ``[A-D]`` anywhere in the raw text (VLMEvalKit's
-      SArena reader); this takes the "A" of "A circle" and the "C" of "Color".
+    - ``vlmevalkit``: the first character in ``[A-D]`` anywhere in the reply (VLMEvalKit
+      vlmeval/dataset/utils/sarena.py, ``evaluate_understanding``: ``re.search(r"[A-D]",
+      pred.strip())``); this takes the "A" of "A circle" and the "C" of "Color".
     """
     raw = text or ""
+    if rule == "official":
+        s = raw.strip()
+        return Choice(s[0] if s else None, rule)
     if rule == "vlmevalkit":
         m = re.search(r"[A-D]", raw)
         return Choice(m.group(0) if m else None, rule)

@@ -1,8 +1,9 @@
 """Build the chat messages a model sees for one sample (OpenAI chat format).
 
 The official SArena inference sends one user message: the prompt text, then the input image as
-a base64 data URL. svgarena does the same but labels the image with its true MIME type, and for
-video input sends evenly spaced frames as PNG images, each introduced by its timestamp; routes
+a base64 data URL. svgarena does the same but labels the image with its true MIME type; for
+video input it sends, by default, the official 8 JPEG frames with no labels (``official``), or
+as a named option PNG frames each introduced by its timestamp (``labelled``); routes
 that take video natively get the video file itself instead (as LiteLLM's ``file`` part, which it
 turns into Gemini's inline video, or as the ``video_url`` part of vLLM-style servers).
 """
@@ -85,22 +86,54 @@ def _text_part(text: str) -> dict[str, Any]:
     return {"type": "text", "text": text}
 
 
-def sample_frames(video: str | Path, count: int = 8) -> list[tuple[float, bytes]]:
-    """``count`` frames at ``numpy.linspace(0, N-1, count)`` (rounded, deduplicated) as (seconds, PNG bytes).
+VIDEO_INPUTS: tuple[str, ...] = ("official", "labelled")
 
-    Decoded with the ffmpeg binary bundled by ``imageio-ffmpeg``, so no system ffmpeg is needed.
+
+def official_frame_indices(total: int, count: int = 8) -> list[int]:
+    """The frames SArena's inference sends: ``np.unique(np.round(np.linspace(0, total - 1, count, dtype=int)))``.
+
+    hmwang2002/InternSVG metrics/inference/video_api.py:30. The integer linspace truncates
+    first, so 150 frames give 0, 21, 42, 63, 85, 106, 127, 149.
+    """
+    import numpy as np
+
+    if total <= 0 or count <= 0:
+        return []
+    return [int(i) for i in np.unique(np.round(np.linspace(0, total - 1, count, dtype=int)))]
+
+
+def labelled_frame_indices(total: int, count: int = 8) -> list[int]:
+    """svgarena's earlier rule: ``numpy.linspace(0, N-1, count)`` rounded, deduplicated (0, 21, 43, 64, ... of 150)."""
+    import numpy as np
+
+    if total <= 0 or count <= 0:
+        return []
+    return sorted({int(i) for i in np.round(np.linspace(0, total - 1, count))})
+
+
+def sample_frames(video: str | Path, count: int = 8, video_input: str = "labelled") -> list[tuple[float, bytes]]:
+    """Sampled frames of ``video`` as (seconds, encoded bytes).
+
+    ``video_input="official"``: the frames of :func:`official_frame_indices` as JPEG at quality
+    100 (video_api.py:37 ``cv2.imencode(".jpg", frame, [IMWRITE_JPEG_QUALITY, 100])``; encoded
+    here with Pillow's libjpeg, 4:2:0 like OpenCV's default). ``"labelled"``: the frames of
+    :func:`labelled_frame_indices` as PNG. Decoded with the ffmpeg binary bundled by
+    ``imageio-ffmpeg``, so no system ffmpeg is needed.
     """
     import imageio_ffmpeg
     import numpy as np
     from PIL import Image
 
+    if video_input not in VIDEO_INPUTS:
+        raise ValueError(f"unknown video input {video_input!r}; choose one of {', '.join(VIDEO_INPUTS)}")
     path = str(video)
     if not Path(path).is_file():
         raise FileNotFoundError(f"video {path} does not exist; check the suite's video folder.")
     total, _secs = imageio_ffmpeg.count_frames_and_secs(path)
-    if total <= 0 or count <= 0:
+    pick = official_frame_indices if video_input == "official" else labelled_frame_indices
+    wanted = pick(total, count)
+    if not wanted:
         return []
-    wanted = sorted({int(i) for i in np.round(np.linspace(0, total - 1, count))})
     reader = imageio_ffmpeg.read_frames(path, pix_fmt="rgb24")
     meta = next(reader)
     width, height = meta["size"]
@@ -114,7 +147,10 @@ def sample_frames(video: str | Path, count: int = 8) -> list[tuple[float, bytes]
                 continue
             arr = np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3)
             buf = io.BytesIO()
-            Image.fromarray(arr).save(buf, format="PNG")
+            if video_input == "official":
+                Image.fromarray(arr).save(buf, format="JPEG", quality=100)
+            else:
+                Image.fromarray(arr).save(buf, format="PNG")
             frames.append((index / fps, buf.getvalue()))
             target = next(targets, None)
             if target is None:
@@ -136,12 +172,15 @@ def prompt_text(sample: Sample, task: Task) -> str:
 
 
 def build_messages(sample: Sample, task: Task, video_frames: int = 8,
-                   video_format: str | None = None) -> list[dict[str, Any]]:
+                   video_format: str | None = None, video_input: str = "official") -> list[dict[str, Any]]:
     """One user message for the sample: its prompt, plus its image or video frames when the task takes them.
 
     Text-only tasks get a plain string as content (every OpenAI-compatible server accepts it).
-    ``img2svg`` gets ``[text, image]``; ``video2sani`` gets the text, then for each sampled frame
-    a text part ``"Frame i at t.tt s:"`` followed by that frame as a PNG data URL, or, when
+    ``img2svg`` gets ``[text, image]``; ``video2sani`` gets, with ``video_input="official"``
+    (default), the text then the sampled frames as JPEG data URLs with no labels, exactly as
+    SArena's inference builds it (video_api.py:46-55 ``build_multimodal_content``); with
+    ``"labelled"``, the text, then for each sampled frame a text part ``"Frame i at t.tt s:"``
+    followed by that frame as a PNG data URL; or, when
     ``video_format`` names a native format (``file`` or ``video_url``), the text and the video itself.
     """
     if "image" in task.inputs:
@@ -154,7 +193,11 @@ def build_messages(sample: Sample, task: Task, video_frames: int = 8,
         content: list[dict[str, Any]] = [_text_part(prompt_text(sample, task))]
         if video_format:
             return [{"role": "user", "content": [*content, video_part(sample.video, video_format)]}]
-        for i, (t, png) in enumerate(sample_frames(sample.video, video_frames), start=1):
+        frames = sample_frames(sample.video, video_frames, video_input=video_input)
+        if video_input == "official":
+            content.extend(_image_part(bytes_data_url(jpeg, "image/jpeg")) for _t, jpeg in frames)
+            return [{"role": "user", "content": content}]
+        for i, (t, png) in enumerate(frames, start=1):
             content.append(_text_part(f"Frame {i} at {t:.2f} s:"))
             content.append(_image_part(bytes_data_url(png, "image/png")))
         return [{"role": "user", "content": content}]

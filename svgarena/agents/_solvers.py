@@ -33,8 +33,9 @@ class SolverContext:
     animation: Callable[[], Awaitable[AnimationCapture]] | None = None  # started on first use
     spec: RenderSpec = field(default_factory=RenderSpec)
     extract_rule: str = "official"
-    choice_rule: str = "first-letter"
+    choice_rule: str = "official"
     video_frames: int = 8
+    video_input: str = "official"  # official (8 unlabelled JPEG frames) or labelled (PNG frames with timestamps)
     # sarena-exact: 150 frames encoded as H.264 at 448 and 128, metric frames decoded from the 448
     # video (the published protocol); fast: only the metric frames, captured from the timeline.
     animation_mode: str = "sarena-exact"
@@ -96,7 +97,8 @@ async def attempt_once(sample: Sample, task: Task, model: Model, ctx: SolverCont
     if messages is None:
         try:
             messages = build_messages(sample, task, video_frames=ctx.video_frames,
-                                      video_format=getattr(model, "video_format", None))
+                                      video_format=getattr(model, "video_format", None),
+                                      video_input=ctx.video_input)
         except (OSError, ValueError) as exc:
             return Attempt(round=round_no, outcome=Outcome.MODEL_ERROR,
                            reason=f"could not prepare the input: {type(exc).__name__}: {exc}")
@@ -110,7 +112,9 @@ async def attempt_once(sample: Sample, task: Task, model: Model, ctx: SolverCont
         choice = parse_choice(reply.text, rule=ctx.choice_rule)
         attempt.rule, attempt.answer = choice.rule, choice.letter
         if choice.letter is None:
-            attempt.outcome, attempt.reason = Outcome.NO_SVG, "no choice letter A-D in the reply"
+            attempt.outcome, attempt.reason = Outcome.NO_SVG, ("empty reply: no first character to score (official rule)"
+                                                               if choice.rule == "official" else
+                                                               "no choice letter A-D in the reply")
         return attempt
     extraction = extract_svg(reply.text, rule=ctx.extract_rule)
     attempt.rule, attempt.answer = extraction.rule, extraction.svg

@@ -33,13 +33,14 @@ class RunConfig:
     max_cost_usd: float | None = None  # stop starting model calls once the run has spent this much
     max_tokens: int | None = None  # ... or this many tokens (input + output, all models)
     video_frames: int = 8  # frames sent for a video input (models without native video)
+    video_input: str = "official"  # video2sani frames: official (unlabelled JPEG q100, video_api.py) or labelled (PNG + timestamps)
     workers: int | None = None  # render workers; None = one per core
     render_timeout_s: float = 10.0
     backend: str = "local"  # where static renders run: local (jailed processes) or docker
     renderer: str = "cairosvg"  # static rasteriser: cairosvg (SArena's) or resvg
     animation_mode: str = "sarena-exact"  # or "fast": only the frames the metrics read
     extract_rule: str = "official"
-    choice_rule: str = "first-letter"
+    choice_rule: str = "official"
     tokenizer: str | None = None
     seed: int = 0
     preflight: bool = True  # check keys and local endpoints before the run folder is created

@@ -72,8 +72,9 @@ def collect(store: RunStore, bootstrap: int = 1000) -> dict[str, Any]:
         g = group(row["task"], row["model"], row["solver"])
         sample_key = (row["sample_id"], row["epoch"])
         g["_samples"][sample_key][row["metric"]] = SampleScore(row["value"], bool(row["ok"]), row["error"])
-        if row["metric"] == "accuracy" and row["subject"] and row["value"] is not None:
-            g["_subjects"][row["subject"]].append(row["value"])
+        if row["metric"] == "accuracy" and row["value"] is not None:
+            # evaluate_un.py:33 obj.get("Subject", "unknown"): records without one count under "unknown"
+            g["_subjects"][row["subject"] or "unknown"].append(row["value"])
     for row in store.attempts():
         g = group(row["task"], row["model"], row["solver"])
         u = g["usage"]

@@ -347,7 +347,7 @@ async def _run_one(task: Task, sample: Sample, epoch: int, model: Model, config:
         choice_rule=config.choice_rule, animation_mode=config.animation_mode, on_attempt=on_attempt,
         video_frames=config.video_frames, rounds=config.rounds, feedback=config.feedback,
         samples=config.samples, temperature=config.temperature,
-        vision=bool(getattr(getattr(model, "inner", model), "images", True)),
+        vision=bool(getattr(getattr(model, "inner", model), "images", True)), video_input=config.video_input,
     )
     bind = getattr(model, "for_trajectory", None)  # routed models number their calls per trajectory (cache keys)
     caller = bind("|".join((key.task, key.model, key.solver, key.sample_id, str(epoch))), epoch) if bind else model

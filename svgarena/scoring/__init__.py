@@ -12,6 +12,7 @@ from svgarena.scoring._scorer import COMPUTED_METRICS, SampleScore, aggregate, s
 from svgarena.scoring._tokens import (
     TokenCounter,
     TokenizerUnavailable,
+    as_read_back,
     build_smollm2_tokenizer,
     get_token_counter,
     smollm2_gguf_path,
@@ -61,6 +62,7 @@ __all__ = [
     "aggregate",
     "black_image",
     "build_smollm2_tokenizer",
+    "as_read_back",
     "get_token_counter",
     "load_image",
     "psnr",

@@ -224,7 +224,10 @@ class TokenLength(Metric):
                 out.append(SampleScore(None, False))
                 continue
             try:
-                text = Path(item.svg).read_text(encoding="utf-8")
+                from svgarena.scoring._tokens import as_read_back
+
+                # binary read + as_read_back: exactly the text-mode read of evaluate_gen.py:113-114
+                text = as_read_back(Path(item.svg).read_bytes().decode("utf-8"))
                 out.append(SampleScore(float(ctx.tokens().count(text)), True) if text else
                            SampleScore(None, False, "empty answer"))
             except Exception as exc:  # noqa: BLE001

@@ -21,7 +21,7 @@ import numpy as np
 
 from svgarena.outcome import Outcome
 from svgarena.scoring._pixel import SIZE, black_image, load_image, psnr, psnr_batch, ssim, ssim_batch
-from svgarena.scoring._tokens import TokenCounter, get_token_counter
+from svgarena.scoring._tokens import TokenCounter, as_read_back, get_token_counter
 from svgarena.tasks._types import Sample, Task
 
 VIDEO_FRAMES = 8  # SArena reads 8 frames at linspace(0, N - 1, 8) from each 448 video
@@ -129,7 +129,7 @@ def score_sample(
     if "token_length" in wanted:
         if ok and answer:
             counter = tokens or get_token_counter()
-            scores["token_length"] = _guarded(True, lambda: counter.count(answer))
+            scores["token_length"] = _guarded(True, lambda: counter.count(as_read_back(answer)))
         else:
             scores["token_length"] = SampleScore(None, False, None if not ok else "empty answer")
     return scores

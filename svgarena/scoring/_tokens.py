@@ -51,6 +51,16 @@ class TokenCounter:
         return f"TokenCounter({self.name!r})"
 
 
+def as_read_back(svg: str) -> str:
+    """The SVG text as SArena's scorer sees it: written to a file, then re-read in text mode.
+
+    evaluate_gen.py:113-114, evaluate_edit.py:93-94 and evaluate_animation.py:57-58
+    (hmwang2002/InternSVG) read predictions with ``open(path, 'r').read()``: Python's universal
+    newlines turn CRLF (and a lone CR) into LF, so token lengths are counted without CRs.
+    """
+    return svg.replace("\r\n", "\n").replace("\r", "\n")
+
+
 # --- InternVL3-8B -------------------------------------------------------------------------
 
 

@@ -35,7 +35,7 @@ def test_official_keeps_xml_prolog_out() -> None:
     assert extract_svg(reply).svg == SVG_A
 
 
-@pytest.mark.parametrize("rule", ["official", "vlmevalkit"])
+@pytest.mark.parametrize("rule", ["official"])
 @pytest.mark.parametrize(
     "reply",
     [
@@ -67,9 +67,45 @@ def test_vlmevalkit_prefers_last_svg_fence() -> None:
     assert e.svg == SVG_B and e.rule == "vlmevalkit"
 
 
-def test_vlmevalkit_ignores_svg_fence_without_svg() -> None:
+def test_vlmevalkit_takes_last_svg_fence_as_is() -> None:
+    # VLMEvalKit does not look inside the block: a fence without <svg still wins over a bare SVG.
     reply = f"{SVG_A}\n```svg\n<!-- nothing here -->\n```"
-    assert extract_svg(reply, "vlmevalkit").svg == SVG_A
+    assert extract_svg(reply, "vlmevalkit").svg == "<!-- nothing here -->"
+
+
+def _vlmevalkit_reference(text: str) -> str:
+    """VLMEvalKit vlmeval/dataset/utils/sarena.py extract_svg_code, restated for the test."""
+    import re
+
+    blocks = re.findall(r"```svg(.*?)```", text, re.DOTALL)
+    if blocks:
+        return blocks[-1].strip()
+    i, j = text.find("<svg"), text.rfind("</svg>")
+    if i != -1 and j != -1:
+        return text[i : j + 6]
+    if "<?xml" in text and "</svg>" in text:
+        return text[text.find("<?xml") : text.rfind("</svg>") + 6]
+    return text.strip()
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        f"```svg{SVG_A}```",  # no newline after the tag
+        f"```svg <g/> ```\nthen\n```svg\n  {SVG_B}  \n```",
+        f"```SVG\n{SVG_A}\n```",  # the tag is case-sensitive: falls back to the span
+        f"```svg\n{SVG_A}",  # unclosed fence: span
+        "I cannot draw that.",  # raw text fallback
+        "  truncated <svg viewBox='0 0 1 1'><path  ",
+        "<?xml version='1.0'?><g/></svg> trailing",  # <?xml fallback
+        f"</svg> then {SVG_A[:-6]}",  # last </svg> before first <svg: the empty slice
+        "",
+    ],
+)
+def test_vlmevalkit_matches_reference(reply: str) -> None:
+    expected = _vlmevalkit_reference(reply)
+    e = extract_svg(reply, "vlmevalkit")
+    assert e.svg == (expected or None) and e.rule == "vlmevalkit"
 
 
 def test_vlmevalkit_span_first_open_to_last_close() -> None:
@@ -119,7 +155,7 @@ def test_unknown_rule() -> None:
     ],
 )
 def test_first_letter(reply: str, letter: str) -> None:
-    c = parse_choice(reply)
+    c = parse_choice(reply, "first-letter")
     assert c.letter == letter and c.rule == "first-letter"
 
 
@@ -128,12 +164,37 @@ def test_first_letter(reply: str, letter: str) -> None:
     ["", "I am not sure.", "A circle with a dot", "None of these.", "E.", "a.", "The colour is red."],
 )
 def test_first_letter_none(reply: str) -> None:
-    assert parse_choice(reply).letter is None
+    assert parse_choice(reply, "first-letter").letter is None
+
+
+def _official_reference(result: str | None) -> str | None:
+    """InternSVG inference_un.py:70 stores raw.strip(); evaluate_un.py:15-18 takes text[0], None when empty."""
+    text = result.strip() if result is not None else None
+    if not text:
+        return None
+    return text[0]
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [" B", "  C.\n", "D", "Answer: B", "The answer is C.", "b", "E.", "x", "", "   \n", None, "(A)", "**B**"],
+)
+def test_official_choice_matches_reference(reply: str | None) -> None:
+    c = parse_choice(reply)
+    assert c.rule == "official" and c.letter == _official_reference(reply)
+
+
+def test_official_choice_scores_like_the_scorer() -> None:
+    # gt "A": a reply starting with another letter, or with "Answer: B" (first char "A"), as evaluate_un.py scores it.
+    assert parse_choice(" A. a house").letter == "A"
+    assert parse_choice("C because ...").letter == "C"
+    assert parse_choice("Answer: B").letter == "A"
 
 
 @pytest.mark.parametrize(
     ("reply", "letter"),
-    [("B.", "B"), ("The answer is C.", "C"), ("A circle", "A"), ("Color: D", "C"), ("none", None), ("", None)],
+    [("B.", "B"), ("The answer is C.", "C"), ("A circle", "A"), ("Color: D", "C"), ("none", None), ("", None),
+     ("  answer: d, so B", "B")],
 )
 def test_vlmevalkit_choice(reply: str, letter: str | None) -> None:
     c = parse_choice(reply, "vlmevalkit")

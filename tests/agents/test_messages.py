@@ -93,7 +93,7 @@ def test_video2sani_frames_evenly_spaced_with_timestamps(tmp_path: Path) -> None
     colours = _video(video, 30)
     task = get_task("animation/video2sani")
     sample = Sample(id="3", task=task.id, prompt="Animate this.", target="<svg/>", video=video)
-    (message,) = build_messages(sample, task, video_frames=8)
+    (message,) = build_messages(sample, task, video_frames=8, video_input="labelled")
     content = message["content"]
     assert content[0] == {"type": "text", "text": "Animate this."}
     labels, images = content[1::2], content[2::2]
@@ -105,6 +105,50 @@ def test_video2sani_frames_evenly_spaced_with_timestamps(tmp_path: Path) -> None
         assert mime == "image/png"
         pixel = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))[32, 32].astype(int)
         assert np.abs(pixel - np.array(colours[index])).max() < 20
+
+
+def _reference_frames(path: Path, count: int = 8) -> tuple[list[int], list[bytes]]:
+    """The official frames computed the reference's way (InternSVG metrics/inference/video_api.py:30,37):
+    np.unique(np.round(np.linspace(0, total-1, 8, dtype=int))), each JPEG at quality 100."""
+    import imageio_ffmpeg
+
+    reader = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
+    meta = next(reader)
+    w, h = meta["size"]
+    decoded = [np.frombuffer(raw, dtype=np.uint8).reshape(h, w, 3) for raw in reader]
+    indices = np.unique(np.round(np.linspace(0, len(decoded) - 1, count, dtype=int)))
+    jpegs = []
+    for i in indices:
+        buf = io.BytesIO()
+        Image.fromarray(decoded[int(i)]).save(buf, format="JPEG", quality=100)
+        jpegs.append(buf.getvalue())
+    return [int(i) for i in indices], jpegs
+
+
+def test_video2sani_official_input_text_then_unlabelled_jpegs(tmp_path: Path) -> None:
+    video = tmp_path / "clip.mp4"
+    colours = _video(video, 150)
+    indices, jpegs = _reference_frames(video)
+    assert indices == [0, 21, 42, 63, 85, 106, 127, 149]  # the issue's figures for 150 frames
+    task = get_task("animation/video2sani")
+    sample = Sample(id="5", task=task.id, prompt="Animate this.", target="<svg/>", video=video)
+    (message,) = build_messages(sample, task)  # official is the default
+    content = message["content"]
+    assert content[0] == {"type": "text", "text": "Animate this."}
+    assert all(part["type"] == "image_url" for part in content[1:]) and len(content) == 9
+    sent = [_decode(part["image_url"]["url"]) for part in content[1:]]
+    assert [mime for mime, _ in sent] == ["image/jpeg"] * 8
+    assert [data for _, data in sent] == jpegs
+    for (_, data), index in zip(sent, indices, strict=True):
+        pixel = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))[32, 32].astype(int)
+        assert np.abs(pixel - np.array(colours[index])).max() < 20
+
+
+def test_unknown_video_input_is_a_clear_error(tmp_path: Path) -> None:
+    video = tmp_path / "clip.mp4"
+    _video(video, 3)
+    with pytest.raises(ValueError, match="official, labelled"):
+        sample_frames(video, 8, video_input="gif")
 
 
 def test_short_video_gives_every_frame_once(tmp_path: Path) -> None:
@@ -182,3 +226,29 @@ def test_native_video_models_get_native_messages_through_the_solver(tmp_path: Pa
     attempt = asyncio.run(attempt_once(sample, task, model, SolverContext(renderer=None), round_no=0))
     assert attempt.outcome.value == "no_svg"
     assert model.seen[0][0]["content"][1]["type"] == "file"
+
+
+@pytest.mark.timeout(120)
+def test_video2sani_request_on_the_wire_carries_the_official_jpegs(tmp_path: Path, monkeypatch) -> None:
+    """A real local server captures the request: the text, then the 8 reference JPEGs, nothing else."""
+    import asyncio
+
+    from svgarena.agents import get_model
+    from tests._servers import ChatServer
+
+    video = tmp_path / "clip.mp4"
+    _video(video, 150)
+    _indices, jpegs = _reference_frames(video)
+    task = get_task("animation/video2sani")
+    sample = Sample(id="6", task=task.id, prompt="Animate this.", target="<svg/>", video=video)
+    monkeypatch.setenv("SVGARENA_TEST_KEY", "sk-test")
+    with ChatServer(lambda body: "<svg></svg>") as server:
+        model = get_model("openai/test-model", api_base=server.api_base, api_key_env="SVGARENA_TEST_KEY",
+                          timeout_s=20.0)
+        reply = asyncio.run(model.respond(sample, build_messages(sample, task)))
+    assert reply.error is None
+    (body,) = server.requests
+    (message,) = body["messages"]
+    content = message["content"]
+    assert content[0] == {"type": "text", "text": "Animate this."}
+    assert [_decode(p["image_url"]["url"]) for p in content[1:]] == [("image/jpeg", j) for j in jpegs]

@@ -98,7 +98,11 @@ def test_faults_lose_nothing_key_is_never_written_and_rerun_comes_from_cache(tmp
         by_id = {r[0]: r for r in rows}
         assert all(r[1] == "done" for r in rows)
         outcomes = {sid: r[2] for sid, r in by_id.items()}
-        assert outcomes == {**{str(i): "ok" for i in range(N)}, "5": "no_svg", "6": "model_error", "8": "model_error"}
+        # The official choice rule (evaluate_un.py text[0]) scores any non-empty reply by its first
+        # character: sample 5's prose reply is an answer ("I"), scored wrong, not a missing one.
+        assert outcomes == {**{str(i): "ok" for i in range(N)}, "6": "model_error", "8": "model_error"}
+        assert _rows(db, "SELECT a.answer FROM trajectories t JOIN attempts a ON a.trajectory_id = t.id "
+                         "WHERE t.sample_id = '5'") == [("I",)]
         # Retries are bounded and recorded with each attempt.
         assert {sid: r[3] for sid, r in by_id.items() if sid in RETRIES} == RETRIES
         assert by_id["8"][4].startswith("gave up after 2 retries: ")

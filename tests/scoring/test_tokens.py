@@ -118,3 +118,36 @@ def test_internvl3_missing_folder(monkeypatch, tmp_path):
     monkeypatch.setenv("SVGARENA_TOKENIZER", str(tmp_path / "nope"))
     with pytest.raises(_tokens.TokenizerUnavailable, match="not a folder"):
         _tokens._load_internvl3()
+
+
+CRLF_SVG = '<svg viewBox="0 0 10 10">\r\n  <rect width="4" height="4"/>\r\n  <path d="M0 0\rL1 1"/>\r\n</svg>\r\n'
+
+
+def _official_count(counter, svg: str, tmp_path) -> int:
+    """The reference's way: the SVG written to a file as is, re-read in text mode (evaluate_gen.py:113-114)."""
+    path = tmp_path / "pred.svg"
+    path.write_bytes(svg.encode("utf-8"))
+    with open(path, "r", encoding="utf-8") as f:
+        return len(counter.encode(f.read()))
+
+
+def test_crlf_token_length_counts_as_the_scorer_re_reads(tmp_path):
+    from svgarena.outcome import Outcome
+    from svgarena.scoring import as_read_back, score_sample
+    from svgarena.tasks import Sample, get_task
+
+    counter = get_token_counter("utf8-bytes")
+    expected = _official_count(counter, CRLF_SVG, tmp_path)
+    assert expected == counter.count(CRLF_SVG) - 4  # three CRLFs and one lone CR lose a byte each
+    assert as_read_back(CRLF_SVG) == CRLF_SVG.replace("\r\n", "\n").replace("\r", "\n")
+    task = get_task("icon/text2svg")
+    sample = Sample(id="1", task=task.id, prompt="p", target="<svg/>")
+    scores = score_sample(task, sample, Outcome.OK, CRLF_SVG, tokens=counter)
+    assert scores["token_length"].value == expected
+
+
+def test_crlf_token_length_smollm2(tmp_path, smollm2):
+    from svgarena.scoring import as_read_back
+
+    assert smollm2.count(as_read_back(CRLF_SVG)) == _official_count(smollm2, CRLF_SVG, tmp_path)
+    assert smollm2.count(as_read_back(CRLF_SVG)) != smollm2.count(CRLF_SVG)
