@@ -160,7 +160,6 @@ def watch(path: Path, *, live: bool, console: Any, poll_s: float = POLL_S,
     """Follow the store at ``path`` until its run has ended (or ``timeout_s`` passed); returns the
     last snapshot. ``live``: redraw in place with Rich Live; otherwise print lines on change."""
     start = time.monotonic()
-    last: Snapshot | None = None
     printed: list[str] | None = None
 
     def show(snap: Snapshot) -> None:
@@ -171,21 +170,25 @@ def watch(path: Path, *, live: bool, console: Any, poll_s: float = POLL_S,
                 console.print(line, markup=False, highlight=False, soft_wrap=True)
             printed = lines
 
+    def follow(draw) -> Snapshot | None:
+        last: Snapshot | None = None
+        while True:
+            snap = _read(path)
+            if snap is not None:
+                last = snap
+                draw(snap)
+                if snap.ended:
+                    return last
+            if timeout_s is not None and time.monotonic() - start > timeout_s:
+                return last
+            sleep(poll_s)
+
     if live:
         from rich.live import Live
 
         with Live(console=console, auto_refresh=False, transient=False) as screen:
-            while True:
-                snap = _read(path)
-                if snap is not None:
-                    last = snap
-                    screen.update(render(snap), refresh=True)
-                    if snap.ended:
-                        break
-                if timeout_s is not None and time.monotonic() - start > timeout_s:
-                    break
-                sleep(poll_s)
-        return last
+            return follow(lambda snap: screen.update(render(snap), refresh=True))
+    return follow(show)
     while True:
         snap = _read(path)
         if snap is not None:
