@@ -163,6 +163,9 @@ def report(
     out: Annotated[str, typer.Option(help="Folder that holds run folders.")] = "runs",
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples behind each cell's 95% interval (0: none).")] = 1000,
+    rounds: Annotated[bool, typer.Option("--rounds", help="Self-correction analytics: every round's scores, transitions, usage, selections.")] = False,
+    epsilon: Annotated[Optional[list[str]], typer.Option(help="Noise floor for --rounds transitions, metric=value (repeatable), e.g. ssim=0.01.")] = None,
+    by: Annotated[Optional[str], typer.Option(help="Strata for --rounds: first-round-quintile, subject or task.")] = None,
 ) -> None:
     """Reprint a run's results from its store alone."""
     from svgarena.harness import load_results
@@ -171,9 +174,25 @@ def report(
         if bootstrap < 0:
             raise ValueError(f"--bootstrap must be 0 or more, got {bootstrap}")
         results = load_results(run, out, bootstrap)
+        if rounds or by or epsilon:
+            from svgarena.harness import load_rounds
+
+            results["rounds"] = load_rounds(run, out, bootstrap=bootstrap, epsilon=epsilon, by=by)
     except _USER_ERRORS as exc:
         _fail(exc)
     _print_results(results, as_json)
+    if not as_json and "rounds" in results:
+        _print_rounds(results["rounds"])
+
+
+def _print_rounds(rep: dict) -> None:
+    from rich.console import Console
+
+    from svgarena.harness import rounds_tables
+
+    console = Console(width=max(160, Console().width))
+    for table in rounds_tables(rep):
+        console.print(table)
 
 
 @app.command()

@@ -10,12 +10,18 @@ from svgarena.harness._report import collect, load_results, tables, usage_table
 from svgarena.harness._runner import DEFAULT_MODELS, Progress, RunSummary, execute
 from svgarena.harness._stats import Interval, bootstrap_mean, holm, mcnemar_exact, paired_bootstrap, wilcoxon_test
 from svgarena.harness._compare import compare_runs, compare_table
+from svgarena.harness._rounds import DEFAULT_EPSILON, load_rounds, rounds_report
+from svgarena.harness._rounds_tables import rounds_tables
 from svgarena.harness._store import STORE_VERSION, RunStore, StoreVersionError, TrajectoryKey
 from svgarena.harness._watch import Snapshot, snapshot
 from svgarena.harness._watch import watch as watch_run
 
 __all__ = [
     "ArtifactStore",
+    "DEFAULT_EPSILON",
+    "load_rounds",
+    "rounds_report",
+    "rounds_tables",
     "Interval",
     "bootstrap_mean",
     "compare_runs",

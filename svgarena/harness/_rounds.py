@@ -291,7 +291,8 @@ def _strata(mx: _Matrices, g: dict[str, Any], by: str, *, n_boot: int, seed: int
     rows, R, metric = g["_rows"], g["rounds"], g["oracle_metric"]
     traj = mx.traj
     if by == "subject":
-        labels = np.array([str(s) if s else "unknown" for s in traj["subject"].to_numpy()[rows]], dtype=object)
+        labels = np.array([s if isinstance(s, str) and s else "unknown" for s in traj["subject"].to_numpy()[rows]],
+                          dtype=object)
     elif by == "task":
         labels = np.array([g["task"]] * len(rows), dtype=object)
     else:
@@ -352,3 +353,17 @@ def rounds_report(store: RunStore, *, n_boot: int = 1000, seed: int = 0, epsilon
             g.pop(k)
     return {"groups": groups, "epsilon": eps, "carry_forward": CARRY_NOTE, "bootstrap": n_boot, "seed": seed,
             "by": by, "strata": strata}
+
+
+def load_rounds(run: str | Path, out: str | Path = "runs", *, bootstrap: int = 1000, epsilon: list[str] | None = None,
+                by: str | None = None) -> dict[str, Any]:
+    """``rounds_report`` of a run given its id (under ``out``), folder or run.sqlite; seeded by the run's seed."""
+    from svgarena.harness._report import run_store_path
+
+    eps = parse_epsilon(epsilon)
+    store = RunStore.open_existing(run_store_path(run, out), readonly=True)
+    try:
+        seed = int(store.run_info()["config"].get("seed") or 0)
+        return rounds_report(store, n_boot=bootstrap, seed=seed, epsilon=eps, by=by)
+    finally:
+        store.close()
