@@ -193,6 +193,7 @@ def _print_rounds(rep: dict) -> None:
     console = Console(width=max(160, Console().width))
     for table in rounds_tables(rep):
         console.print(table)
+    console.print(f"note: {rep['carry_forward']}", soft_wrap=True, markup=False, highlight=False)
 
 
 @app.command()

@@ -24,12 +24,14 @@ def _cell(metric: str, ci: dict[str, Any] | None) -> str:
         return "-"
     text = _fmt(metric, ci["mean"])
     if ci.get("lo") is not None:
-        text += f" [{_fmt(metric, ci['lo'])}, {_fmt(metric, ci['hi'])}]"
+        text += f" \\[{_fmt(metric, ci['lo'])}, {_fmt(metric, ci['hi'])}]"
     return text
 
 
 def _who(g: dict[str, Any]) -> str:
-    return f"{g['model']} [{g['arm']}]"
+    from rich.markup import escape
+
+    return escape(f"{g['model']} [{g['arm']}]")
 
 
 def rounds_tables(rep: dict[str, Any]) -> list[Any]:
@@ -42,20 +44,20 @@ def rounds_tables(rep: dict[str, Any]) -> list[Any]:
         families.setdefault(tuple(g["metrics"]), []).append(g)
     for metrics, groups in families.items():
         t = Table(title="per round (--rounds)", title_justify="left", header_style="bold")
-        for col in ("task", "model [arm]", "round", "n active", "SR %", *(_label(m) for m in metrics)):
-            t.add_column(col, justify="left" if col in ("task", "model [arm]") else "right")
+        for col in ("task", "model \\[arm]", "round", "n active", "SR %", *(_label(m) for m in metrics)):
+            t.add_column(col, justify="left" if col in ("task", "model \\[arm]") else "right")
         for g in groups:
             for i, r in enumerate(g["per_round"]):
                 t.add_row(g["task"] if i == 0 else "", _who(g) if i == 0 else "", str(r["round"]),
                           f"{r['n_active']}/{r['n']}", _cell("accuracy", r["success_rate"]),
                           *(_cell(m, r["metrics"].get(m)) for m in metrics))
         t.caption = (f"SArena view with 95% bootstrap intervals ({rep['bootstrap']} resamples); "
-                     f"{rep['carry_forward']}; [oracle] marks an arm whose feedback saw the reference")
+                     f"{rep['carry_forward']}; \\[oracle] marks an arm whose feedback saw the reference")
         out.append(t)
 
     t = Table(title="round-to-round transitions", title_justify="left", header_style="bold")
-    for col in ("task", "model [arm]", "rounds", "n", "fixed", "broken", "no-op", "quality +/-/= (epsilon)"):
-        t.add_column(col, justify="left" if col in ("task", "model [arm]", "quality +/-/= (epsilon)") else "right")
+    for col in ("task", "model \\[arm]", "rounds", "n", "fixed", "broken", "no-op", "quality +/-/= (epsilon)"):
+        t.add_column(col, justify="left" if col in ("task", "model \\[arm]", "quality +/-/= (epsilon)") else "right")
     for g in rep["groups"]:
         first = True
         for r in g["per_round"][1:]:
@@ -71,8 +73,8 @@ def rounds_tables(rep: dict[str, Any]) -> list[Any]:
     out.append(t)
 
     t = Table(title="usage per round", title_justify="left", header_style="bold")
-    for col in ("task", "model [arm]", "round", "calls", "in tok", "out tok", "cost $", "latency s", "SVG bytes"):
-        t.add_column(col, justify="left" if col in ("task", "model [arm]") else "right")
+    for col in ("task", "model \\[arm]", "round", "calls", "in tok", "out tok", "cost $", "latency s", "SVG bytes"):
+        t.add_column(col, justify="left" if col in ("task", "model \\[arm]") else "right")
     for g in rep["groups"]:
         for i, r in enumerate(g["per_round"]):
             u = r["usage"]
@@ -87,8 +89,8 @@ def rounds_tables(rep: dict[str, Any]) -> list[Any]:
 
     for metrics, groups in families.items():
         t = Table(title="selection side by side (from round_scores)", title_justify="left", header_style="bold")
-        for col in ("task", "model [arm]", "selection", "mean round", "SR %", *(_label(m) for m in metrics)):
-            t.add_column(col, justify="left" if col in ("task", "model [arm]", "selection") else "right")
+        for col in ("task", "model \\[arm]", "selection", "mean round", "SR %", *(_label(m) for m in metrics)):
+            t.add_column(col, justify="left" if col in ("task", "model \\[arm]", "selection") else "right")
         for g in groups:
             for i, (name, s) in enumerate(g["selections"].items()):
                 label = name + (" (oracle)" if s["oracle"] else "") + (" *" if s["used_by_run"] else "")
@@ -109,9 +111,9 @@ def rounds_tables(rep: dict[str, Any]) -> list[Any]:
 
     if rep.get("strata"):
         t = Table(title=f"strata (--by {rep['by']})", title_justify="left", header_style="bold")
-        for col in ("task", "model [arm]", "stratum", "n", "metric", "round 0", "final", "gain [95% CI]",
+        for col in ("task", "model \\[arm]", "stratum", "n", "metric", "round 0", "final", "gain [95% CI]",
                     "SR round 0", "SR final", "fixed", "broken"):
-            t.add_column(col, justify="left" if col in ("task", "model [arm]", "stratum", "metric") else "right")
+            t.add_column(col, justify="left" if col in ("task", "model \\[arm]", "stratum", "metric") else "right")
         for s in rep["strata"]:
             m = s.get("metric")
             t.add_row(s["task"], _who(s), s["stratum"], str(s["n"]), _label(m) if m else "-",

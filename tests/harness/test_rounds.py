@@ -150,7 +150,35 @@ def test_cli_rounds_json_table_and_one_cell_recomputed_by_hand(tmp_path: Path) -
     assert g["per_round"][1]["metrics"]["ssim"]["mean"] == pytest.approx(by_hand)
     table = CliRunner().invoke(app, ["report", str(db.parent), "--rounds", "--by", "subject", "--bootstrap", "50"])
     assert table.exit_code == 0, table.output
-    for text in ("per round", "transitions", "best-oracle (oracle)", "carry its last answer forward", "strata"):
+    for text in ("m [refine render x3]", "per round", "transitions", "best-oracle (oracle)", "carry its last answer forward", "strata"):
         assert text in table.output
     bad = CliRunner().invoke(app, ["report", str(db.parent), "--rounds", "--epsilon", "ssim:1"])
     assert bad.exit_code == 2 and "expected metric=value" in bad.output and "Traceback" not in bad.output
+
+
+@pytest.mark.timeout(180)
+def test_scripted_refine_run_analysed_with_rounds(tmp_path: Path) -> None:
+    """A real refine run (scripted server, real renders): poor SVG, then the reference once shown its render,
+    then the same SVG again (identical-svg stop)."""
+    from tests.harness.test_refine_run import _model, _run
+
+    db, _ = _run(tmp_path, lambda refs: _model(refs), "refine", solver="refine", rounds=3, select="last")
+    res = CliRunner().invoke(app, ["report", str(db.parent), "--rounds", "--json", "--bootstrap", "100"])
+    assert res.exit_code == 0, res.output
+    (g,) = json.loads(res.stdout)["rounds"]["groups"]
+    assert (g["arm"], g["n"], g["rounds"]) == ("refine render x3", 2, 3)
+    r0, r1, r2 = g["per_round"]
+    assert r1["metrics"]["ssim"]["mean"] == pytest.approx(1.0) and r0["metrics"]["ssim"]["mean"] < 0.9
+    assert r1["transition"]["quality"]["ssim"]["improved"] == 2 and r1["transition"]["no_op"] == 0
+    assert r2["transition"]["no_op"] == 2 and r2["transition"]["quality"]["ssim"]["unchanged"] == 2
+    assert (r1["transition"]["fixed"], r1["transition"]["broken"]) == (0, 0)
+    assert g["stop_reasons"] == {"identical svg": 2}
+    assert r0["usage"]["svg_bytes"] < r1["usage"]["svg_bytes"]  # the poor rect, then the real reference icon
+    assert (r0["usage"]["input_tokens"], r0["usage"]["output_tokens"]) == (10.0, 20.0)  # the server's usage
+    sel = g["selections"]
+    assert sel["best-oracle"]["mean_round"] == 1.0 and sel["last"]["mean_round"] == 2.0
+    assert sel["last"]["used_by_run"] == 2
+    con = sqlite3.connect(db)
+    (by_hand,) = con.execute("SELECT AVG(value) FROM round_scores WHERE metric='ssim' AND round=0").fetchone()
+    con.close()
+    assert r0["metrics"]["ssim"]["mean"] == pytest.approx(by_hand)
