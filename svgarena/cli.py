@@ -233,6 +233,7 @@ def compare(
     bootstrap: Annotated[int, typer.Option(help="Paired bootstrap resamples per interval.")] = 1000,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparisons as JSON.")] = False,
+    budget_tolerance: Annotated[float, typer.Option(help="Arms match in budget when calls and tokens differ by at most this fraction.")] = 0.10,
 ) -> None:
     """Paired comparisons of models/solvers on the samples they share, within one run or across runs."""
     from svgarena.harness import compare_runs, compare_table
@@ -241,7 +242,8 @@ def compare(
     try:
         if bootstrap < 1:
             raise ValueError(f"--bootstrap must be 1 or more, got {bootstrap}")
-        result = compare_runs([run_store_path(r, out) for r in runs], n_boot=bootstrap, seed=seed, alpha=alpha)
+        result = compare_runs([run_store_path(r, out) for r in runs], n_boot=bootstrap, seed=seed, alpha=alpha,
+                              budget_tolerance=budget_tolerance)
     except _USER_ERRORS as exc:
         _fail(exc)
     if as_json:
@@ -251,6 +253,9 @@ def compare(
 
     console = Console(width=max(160, Console().width))
     console.print(compare_table(result))
+    from svgarena.harness._budget import budget_table
+
+    console.print(budget_table(result))
     for task in result["single_group_tasks"]:
         console.print(f"{task}: only one model/solver, nothing to compare")
 

@@ -14,6 +14,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from svgarena.harness._budget import BUDGET_TOLERANCE, match, spent
+from svgarena.harness._rounds import arm_of
 from svgarena.harness._stats import holm, mcnemar_exact, paired_bootstrap, wilcoxon_test
 from svgarena.harness._store import RunStore
 from svgarena.outcome import Outcome
@@ -33,8 +35,16 @@ def _load(path: Path, label: str) -> dict[tuple[str, str, str], dict[str, Any]]:
         groups: dict[tuple[str, str, str], dict[str, Any]] = {}
         for t in store.trajectories():
             g = groups.setdefault((t["task"], t["model"], t["solver"]),
-                                  {"run": label, "samples": defaultdict(dict)})
+                                  {"run": label, "samples": defaultdict(dict), "spent": defaultdict(dict),
+                                   "arm": arm_of(t["solver"], t["arm"])[0]})
             g["samples"][(t["sample_id"], t["epoch"])]["success"] = 100.0 if t["outcome"] == Outcome.OK.value else 0.0
+        for a in store.db.execute(
+                "SELECT t.task, t.model, t.solver, t.sample_id, t.epoch, COUNT(*), "
+                "SUM(COALESCE(a.input_tokens, 0) + COALESCE(a.output_tokens, 0)) FROM attempts a JOIN trajectories t "
+                "ON t.id = a.trajectory_id WHERE t.status='done' GROUP BY t.id"):
+            g = groups.get((a[0], a[1], a[2]))
+            if g is not None:
+                g["spent"][(a[3], a[4])] = {"calls": a[5], "tokens": a[6] or 0}
         for s in store.scores():
             g = groups.get((s["task"], s["model"], s["solver"]))
             if g is not None and s["value"] is not None:
@@ -51,7 +61,8 @@ def _verdict(metric: str, delta: float | None, p: float | None, alpha: float) ->
     return "better" if better else "worse"
 
 
-def _pair(base: dict[str, Any], other: dict[str, Any], *, n_boot: int, seed: int, alpha: float) -> dict[str, Any]:
+def _pair(base: dict[str, Any], other: dict[str, Any], *, n_boot: int, seed: int, alpha: float,
+          tolerance: float = BUDGET_TOLERANCE) -> dict[str, Any]:
     bk, ok = set(base["samples"]), set(other["samples"])
     shared = sorted(bk & ok)
     metrics = sorted({m for k in shared for m in base["samples"][k]} & {m for k in shared for m in other["samples"][k]},
@@ -75,13 +86,20 @@ def _pair(base: dict[str, Any], other: dict[str, Any], *, n_boot: int, seed: int
     for row, p_holm in zip(rows, holm([r["p"] for r in rows])):
         row["p_holm"] = p_holm
         row["verdict"] = _verdict(row["metric"], row["delta"], p_holm, alpha)
-    return {"shared": len(shared), "dropped_baseline": len(bk - ok), "dropped_other": len(ok - bk), "metrics": rows}
+    b_spent, o_spent = spent(base.get("spent", {}), shared), spent(other.get("spent", {}), shared)
+    budget = {"baseline": b_spent, "other": o_spent, "match": match(b_spent, o_spent, tolerance)}
+    return {"shared": len(shared), "dropped_baseline": len(bk - ok), "dropped_other": len(ok - bk), "metrics": rows,
+            "budget": budget}
 
 
-def compare_runs(paths: list[Path], *, n_boot: int = 1000, seed: int = 0, alpha: float = 0.05) -> dict[str, Any]:
-    """Paired comparisons of every group against its task's baseline group, over one or more run stores."""
+def compare_runs(paths: list[Path], *, n_boot: int = 1000, seed: int = 0, alpha: float = 0.05,
+                 budget_tolerance: float = BUDGET_TOLERANCE) -> dict[str, Any]:
+    """Paired comparisons of every group against its task's baseline group, over one or more run stores,
+    with each arm's calls and tokens on the shared samples and whether they match within ``budget_tolerance``."""
     if not 0 < alpha < 1:
         raise ValueError(f"--alpha must be between 0 and 1, got {alpha}")
+    if budget_tolerance < 0:
+        raise ValueError(f"--budget-tolerance must be 0 or more, got {budget_tolerance}")
     groups: list[tuple[str, tuple[str, str, str], dict[str, Any]]] = []
     for i, path in enumerate(paths):
         label = path.parent.name if len(paths) > 1 else ""
@@ -98,22 +116,25 @@ def compare_runs(paths: list[Path], *, n_boot: int = 1000, seed: int = 0, alpha:
         for olabel, okey, other in others:
             comparisons.append({
                 "task": task,
-                "baseline": {"run": blabel, "model": bkey[1], "solver": bkey[2]},
-                "other": {"run": olabel, "model": okey[1], "solver": okey[2]},
-                **_pair(base, other, n_boot=n_boot, seed=seed, alpha=alpha),
+                "baseline": {"run": blabel, "model": bkey[1], "solver": bkey[2], "arm": base.get("arm")},
+                "other": {"run": olabel, "model": okey[1], "solver": okey[2], "arm": other.get("arm")},
+                **_pair(base, other, n_boot=n_boot, seed=seed, alpha=alpha, tolerance=budget_tolerance),
             })
     lonely = [t for t, m in by_task.items() if len(m) < 2]
-    return {"alpha": alpha, "bootstrap": n_boot, "seed": seed, "comparisons": comparisons,
+    return {"alpha": alpha, "bootstrap": n_boot, "seed": seed, "budget_tolerance": budget_tolerance,
+            "comparisons": comparisons,
             "single_group_tasks": lonely}
 
 
 def _name(side: dict[str, Any]) -> str:
-    name = side["model"] if side["solver"] == "direct" else f"{side['model']} [{side['solver']}]"
+    arm = side.get("arm") or side["solver"]
+    name = side["model"] if side["solver"] == "direct" and arm == "direct" else f"{side['model']} [{arm}]"
     return f"{side['run']}:{name}" if side["run"] else name
 
 
 def compare_table(result: dict[str, Any]) -> Any:
     """One rich table: a row per (pair, metric)."""
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"paired comparisons (alpha {result['alpha']}, Holm across metrics, "
@@ -130,8 +151,8 @@ def compare_table(result: dict[str, Any]) -> Any:
         for i, r in enumerate(c["metrics"]):
             first = i == 0
             ci = f" [{f(r['lo'])}, {f(r['hi'])}]" if r["lo"] is not None else ""
-            table.add_row(c["task"] if first else "", _name(c["baseline"]) if first else "",
-                          _name(c["other"]) if first else "", str(c["shared"]) if first else "",
+            table.add_row(c["task"] if first else "", escape(_name(c["baseline"])) if first else "",
+                          escape(_name(c["other"])) if first else "", str(c["shared"]) if first else "",
                           f"{c['dropped_baseline']}/{c['dropped_other']}" if first else "",
                           r["metric"], str(r["n"]), f(r["baseline"]), f(r["other"]), f(r["delta"]) + ci,
                           r["test"], f"{f(r['p'])} ({f(r['p_holm'])})", r["verdict"])

@@ -1,0 +1,75 @@
+"""Equal-budget `compare` over arms: calls and tokens per arm on the shared samples, and whether they match."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from svgarena.cli import app
+from svgarena.harness import RunStore, TrajectoryKey, compare_runs
+from svgarena.harness._budget import match
+
+TASK = "icon/img2svg"
+
+
+def _arm_run(path: Path, arm: dict, calls: dict[str, list[tuple[int, int]]], ssim: float) -> Path:
+    """One run of one arm: per sample, its rounds as (input, output) tokens."""
+    path.mkdir(parents=True)
+    store = RunStore(path / "run.sqlite")
+    store.init_run(path.name, {"seed": 0}, {})
+    for sid, rounds in calls.items():
+        tid = store.start_trajectory(TrajectoryKey(TASK, "m", arm["solver"], sid, 0))
+        for r, (i, o) in enumerate(rounds):
+            store.add_attempt(tid, {"round": r, "outcome": "ok", "input_tokens": i, "output_tokens": o})
+        store.finish_trajectory(tid, outcome="ok", answer=None, scores=[("ssim", ssim + 0.01 * int(sid), True, None)],
+                                arm=arm, round_scores=[(r, "ssim", ssim, True, None) for r in range(len(rounds))])
+    store.close()
+    return path / "run.sqlite"
+
+
+def test_refine_vs_resample_vs_none_budgets_by_hand(tmp_path: Path) -> None:
+    # refine: conversation grows (input 100, 300, 500); sample 2 stopped after two rounds
+    refine = _arm_run(tmp_path / "refine", {"solver": "refine", "feedback": "render", "rounds": 3, "oracle": False},
+                      {"1": [(100, 50), (300, 50), (500, 50)], "2": [(100, 50), (300, 50)], "3": [(100, 50)] * 3}, 0.6)
+    resample = _arm_run(tmp_path / "resample", {"solver": "resample", "feedback": "none", "samples": 3, "oracle": False},
+                        {"1": [(100, 50)] * 3, "2": [(100, 50)] * 3, "3": [(100, 50)] * 3, "4": [(100, 50)] * 3}, 0.5)
+    none = _arm_run(tmp_path / "none", {"solver": "refine", "feedback": "none", "rounds": 3, "oracle": False},
+                    {"1": [(100, 50), (160, 50), (220, 50)], "2": [(100, 50), (160, 50), (230, 50)],
+                     "3": [(100, 50), (160, 50), (220, 50)]}, 0.55)
+    res = compare_runs([refine, resample, none], n_boot=50)
+    by_other = {c["other"]["arm"]: c for c in res["comparisons"]}
+    assert set(by_other) == {"resample x3", "refine none x3"}
+    c = by_other["resample x3"]
+    assert c["baseline"]["arm"] == "refine render x3" and (c["shared"], c["dropped_other"]) == (3, 1)
+    b, o = c["budget"]["baseline"], c["budget"]["other"]
+    # refine: 8 calls; tokens 900+150 + 400+100 + 300+150 = 2000. resample on the 3 shared samples: 9 calls, 1350
+    assert (b["calls"], b["tokens"], o["calls"], o["tokens"]) == (8, 2000, 9, 1350)
+    m = c["budget"]["match"]
+    assert m["calls_diff"] == pytest.approx(1 / 8) and m["tokens_diff"] == pytest.approx(1350 / 2000 - 1)
+    assert not m["matched"] and m["verdict"].startswith("NOT matched: calls +12%, tokens -32%")
+    n = by_other["refine none x3"]["budget"]
+    assert (n["other"]["calls"], n["other"]["tokens"]) == (9, 100 * 3 + 160 * 3 + 670 + 450)
+    assert by_other["refine none x3"]["budget"]["match"]["calls_diff"] == pytest.approx(1 / 8)
+
+
+def test_match_tolerance_and_cli_tables(tmp_path: Path) -> None:
+    assert match({"calls": 10, "tokens": 1000}, {"calls": 10, "tokens": 1090}, 0.10)["matched"]
+    assert not match({"calls": 10, "tokens": 1000}, {"calls": 10, "tokens": 1110}, 0.10)["matched"]
+    assert match({"calls": 0, "tokens": 0}, {"calls": 3, "tokens": 0})["verdict"].startswith("NOT matched: calls n/a")
+    a = _arm_run(tmp_path / "a", {"solver": "refine", "feedback": "render", "rounds": 2, "oracle": False},
+                 {"1": [(100, 50)] * 2, "2": [(100, 50)] * 2}, 0.6)
+    b = _arm_run(tmp_path / "b", {"solver": "resample", "feedback": "none", "samples": 2, "oracle": False},
+                 {"1": [(100, 50)] * 2, "2": [(100, 50)] * 2}, 0.5)
+    res = CliRunner().invoke(app, ["compare", str(a.parent), str(b.parent), "--bootstrap", "50"])
+    assert res.exit_code == 0, res.output
+    assert "m [refine render x2]" in res.output and "m [resample x2]" in res.output
+    assert "matched (calls +0%, tokens +0%" in res.output
+    js = CliRunner().invoke(app, ["compare", str(a.parent), str(b.parent), "--json", "--bootstrap", "50",
+                                  "--budget-tolerance", "0"])
+    (c,) = json.loads(js.stdout)["comparisons"]
+    assert c["budget"]["match"]["matched"] and c["budget"]["baseline"]["calls_per_sample"] == 2.0
+    bad = CliRunner().invoke(app, ["compare", str(a.parent), str(b.parent), "--budget-tolerance", "-1"])
+    assert bad.exit_code == 2 and "--budget-tolerance" in bad.output
