@@ -166,6 +166,8 @@ def report(
     rounds: Annotated[bool, typer.Option("--rounds", help="Self-correction analytics: every round's scores, transitions, usage, selections.")] = False,
     epsilon: Annotated[Optional[list[str]], typer.Option(help="Noise floor for --rounds transitions, metric=value (repeatable), e.g. ssim=0.01.")] = None,
     by: Annotated[Optional[str], typer.Option(help="Strata for --rounds: first-round-quintile, subject or task.")] = None,
+    paper: Annotated[bool, typer.Option("--paper", help="Print the InternSVG paper's published numbers (full SArena) beside the run's models.")] = False,
+    csv_dir: Annotated[Optional[str], typer.Option("--csv", help="Also write one tidy CSV per table into this folder.")] = None,
 ) -> None:
     """Reprint a run's results from its store alone."""
     from svgarena.harness import load_results
@@ -178,11 +180,40 @@ def report(
             from svgarena.harness import load_rounds
 
             results["rounds"] = load_rounds(run, out, bootstrap=bootstrap, epsilon=epsilon, by=by)
+        if paper:
+            from svgarena.harness import paper_rows
+
+            results["paper"] = paper_rows(results)
+        written = []
+        if csv_dir:
+            from svgarena.harness import write_csv
+
+            written = write_csv(run, csv_dir, results, out)
     except _USER_ERRORS as exc:
         _fail(exc)
     _print_results(results, as_json)
     if not as_json and "rounds" in results:
         _print_rounds(results["rounds"])
+    if not as_json and "paper" in results:
+        _print_paper(results)
+    if written and not as_json:
+        typer.echo(f"wrote {len(written)} CSV files to {csv_dir}: {', '.join(p.name for p in written)}")
+
+
+def _print_paper(results: dict) -> None:
+    from rich.console import Console
+
+    from svgarena.harness._paper import paper_table
+
+    console = Console(width=max(160, Console().width))
+    tables = paper_table(results, results["paper"])
+    for table in tables:
+        console.print(table)
+    if not tables:
+        console.print("--paper: the paper publishes no numbers for this run's tasks and metrics")
+    console.print(f"note: {results['paper']['note']}", soft_wrap=True, markup=False, highlight=False)
+    for key, src in results["paper"]["sources"].items():
+        console.print(f"source [{key}]: {src['cite']} ({src['url']})", soft_wrap=True, markup=False, highlight=False)
 
 
 def _print_rounds(rep: dict) -> None:

@@ -11,6 +11,8 @@ from svgarena.harness._runner import DEFAULT_MODELS, Progress, RunSummary, execu
 from svgarena.harness._stats import Interval, bootstrap_mean, holm, mcnemar_exact, paired_bootstrap, wilcoxon_test
 from svgarena.harness._compare import compare_runs, compare_table
 from svgarena.harness._rounds import DEFAULT_EPSILON, load_rounds, rounds_report
+from svgarena.harness._export import load_samples, write_csv
+from svgarena.harness._paper import paper_rows
 from svgarena.harness._rounds_tables import rounds_tables
 from svgarena.harness._store import STORE_VERSION, RunStore, StoreVersionError, TrajectoryKey
 from svgarena.harness._watch import Snapshot, snapshot
@@ -20,6 +22,9 @@ __all__ = [
     "ArtifactStore",
     "DEFAULT_EPSILON",
     "load_rounds",
+    "load_samples",
+    "paper_rows",
+    "write_csv",
     "rounds_report",
     "rounds_tables",
     "Interval",
