@@ -31,9 +31,11 @@ def resample_weights(n: int, *, n_boot: int, seed: int, clusters: Sequence[Hasha
     if k < 2 or n_boot < 1:
         return None
     rng = np.random.default_rng(seed)
-    draws = rng.integers(0, k, size=(n_boot, k))
-    flat = (draws + (np.arange(n_boot) * k)[:, None]).ravel()
-    counts = np.bincount(flat, minlength=n_boot * k).reshape(n_boot, k).astype(np.float64)
+    draws = rng.integers(0, k, size=(n_boot, k))  # the same draws bootstrap_mean makes for this seed
+    draws += (np.arange(n_boot) * k)[:, None]  # in place: resample b's draws index row b of the counts
+    counts = np.bincount(draws.ravel(), minlength=n_boot * k).reshape(n_boot, k)
+    del draws
+    counts = counts.astype(np.float64)
     return counts if clusters is None else counts[:, codes]
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +53,11 @@ def parse_epsilon(items: list[str] | None) -> dict[str, float]:
     return eps
 
 
+@lru_cache(maxsize=1024)
 def arm_of(solver: str, arm_json: str | None) -> tuple[str, bool, dict[str, Any]]:
     """``(label, oracle, arm)``: a short arm label such as ``refine render x3``; oracle arms say so."""
     try:
-        arm = json.loads(arm_json) if arm_json else {}
+        arm = json.loads(arm_json) if isinstance(arm_json, str) and arm_json else {}
     except ValueError:
         arm = {}
     arm = arm if isinstance(arm, dict) else {}
@@ -276,7 +278,7 @@ def _group_report(mx: _Matrices, key: tuple, rows: Any, *, eps: dict[str, float]
     labels = traj["arm"].to_numpy()[rows]
     _, oracle, arm = arm_of(solver, labels[0] if len(labels) else None)
     stops = Counter(str(s or "") for s in traj["stop_reason"].to_numpy()[rows])
-    return {"task": task, "model": model, "solver": solver, "arm": label, "arm_config": arm, "oracle": oracle,
+    return {"task": task, "model": model, "solver": solver, "arm": label, "arm_config": dict(arm), "oracle": oracle,
             "n": n, "rounds": R, "metrics": metrics, "oracle_metric": oracle_metric, "per_round": per_round,
             "stop_reasons": dict(sorted(stops.items(), key=lambda kv: (-kv[1], kv[0]))),
             "selections": selections, "_rows": rows, "_V": V, "_S": S}
