@@ -265,6 +265,7 @@ def compare(
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparisons as JSON.")] = False,
     budget_tolerance: Annotated[float, typer.Option(help="Arms match in budget when calls and tokens differ by at most this fraction.")] = 0.10,
+    by: Annotated[Optional[str], typer.Option(help="Also compare within strata: subject, first-round-quintile (of the baseline), or task (the default view).")] = None,
 ) -> None:
     """Paired comparisons of models/solvers on the samples they share, within one run or across runs."""
     from svgarena.harness import compare_runs, compare_table
@@ -274,7 +275,7 @@ def compare(
         if bootstrap < 1:
             raise ValueError(f"--bootstrap must be 1 or more, got {bootstrap}")
         result = compare_runs([run_store_path(r, out) for r in runs], n_boot=bootstrap, seed=seed, alpha=alpha,
-                              budget_tolerance=budget_tolerance)
+                              budget_tolerance=budget_tolerance, by=by)
     except _USER_ERRORS as exc:
         _fail(exc)
     if as_json:
@@ -287,6 +288,10 @@ def compare(
     from svgarena.harness._budget import budget_table
 
     console.print(budget_table(result))
+    if any(c.get("strata") for c in result["comparisons"]):
+        from svgarena.harness._compare import strata_table
+
+        console.print(strata_table(result))
     for task in result["single_group_tasks"]:
         console.print(f"{task}: only one model/solver, nothing to compare")
 

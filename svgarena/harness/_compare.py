@@ -38,6 +38,13 @@ def _load(path: Path, label: str) -> dict[tuple[str, str, str], dict[str, Any]]:
                                   {"run": label, "samples": defaultdict(dict), "spent": defaultdict(dict),
                                    "arm": arm_of(t["solver"], t["arm"])[0]})
             g["samples"][(t["sample_id"], t["epoch"])]["success"] = 100.0 if t["outcome"] == Outcome.OK.value else 0.0
+            g.setdefault("subjects", {})[(t["sample_id"], t["epoch"])] = t["subject"] or "unknown"
+        for r in store.db.execute(
+                "SELECT t.task, t.model, t.solver, t.sample_id, t.epoch, r.metric, r.value FROM round_scores r "
+                "JOIN trajectories t ON t.id = r.trajectory_id WHERE t.status='done' AND r.round = 0"):
+            g = groups.get((r[0], r[1], r[2]))
+            if g is not None and r[6] is not None:
+                g.setdefault("first", defaultdict(dict))[(r[3], r[4])][r[5]] = float(r[6])
         for a in store.db.execute(
                 "SELECT t.task, t.model, t.solver, t.sample_id, t.epoch, COUNT(*), "
                 "SUM(COALESCE(a.input_tokens, 0) + COALESCE(a.output_tokens, 0)) FROM attempts a JOIN trajectories t "
@@ -92,14 +99,46 @@ def _pair(base: dict[str, Any], other: dict[str, Any], *, n_boot: int, seed: int
             "budget": budget}
 
 
+def _strata(base: dict[str, Any], other: dict[str, Any], by: str) -> dict[str, list[Key]]:
+    """Shared keys per stratum: the baseline's subject, or the quintile of the baseline's round-0 score."""
+    shared = sorted(set(base["samples"]) & set(other["samples"]))
+    out: dict[str, list[Key]] = defaultdict(list)
+    if by == "subject":
+        for k in shared:
+            out[base.get("subjects", {}).get(k, "unknown")].append(k)
+        return dict(out)
+    first = base.get("first", {})
+    names = {m for k in shared for m in first.get(k, {})}
+    metric = next((m for m in ("ssim", "ssim_video") if m in names), min(names) if names else None)
+    have = [k for k in shared if metric is not None and metric in first.get(k, {})]
+    sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
+    have.sort(key=lambda k: sign * first[k][metric])  # stable: ties keep sample order; Q1 = the worst starters
+    for rank, k in enumerate(have):
+        out[f"Q{rank * 5 // len(have) + 1} ({metric})"].append(k)
+    missing = [k for k in shared if k not in set(have)]
+    if missing:
+        out["no round-0 value"] = missing
+    return dict(out)
+
+
+def _subset(g: dict[str, Any], keys: list[Key]) -> dict[str, Any]:
+    return {**g, "samples": {k: g["samples"][k] for k in keys},
+            "spent": {k: g.get("spent", {})[k] for k in keys if k in g.get("spent", {})}}
+
+
+COMPARE_BY = ("task", "subject", "first-round-quintile")
+
+
 def compare_runs(paths: list[Path], *, n_boot: int = 1000, seed: int = 0, alpha: float = 0.05,
-                 budget_tolerance: float = BUDGET_TOLERANCE) -> dict[str, Any]:
+                 budget_tolerance: float = BUDGET_TOLERANCE, by: str | None = None) -> dict[str, Any]:
     """Paired comparisons of every group against its task's baseline group, over one or more run stores,
     with each arm's calls and tokens on the shared samples and whether they match within ``budget_tolerance``."""
     if not 0 < alpha < 1:
         raise ValueError(f"--alpha must be between 0 and 1, got {alpha}")
     if budget_tolerance < 0:
         raise ValueError(f"--budget-tolerance must be 0 or more, got {budget_tolerance}")
+    if by is not None and by not in COMPARE_BY:
+        raise ValueError(f"unknown --by {by!r}; use {', '.join(COMPARE_BY)}")
     groups: list[tuple[str, tuple[str, str, str], dict[str, Any]]] = []
     for i, path in enumerate(paths):
         label = path.parent.name if len(paths) > 1 else ""
@@ -120,8 +159,13 @@ def compare_runs(paths: list[Path], *, n_boot: int = 1000, seed: int = 0, alpha:
                 "other": {"run": olabel, "model": okey[1], "solver": okey[2], "arm": other.get("arm")},
                 **_pair(base, other, n_boot=n_boot, seed=seed, alpha=alpha, tolerance=budget_tolerance),
             })
+            if by in ("subject", "first-round-quintile"):  # by task is the comparisons themselves
+                comparisons[-1]["strata"] = [
+                    {"stratum": name, **_pair(_subset(base, keys), _subset(other, keys), n_boot=n_boot, seed=seed,
+                                              alpha=alpha, tolerance=budget_tolerance)}
+                    for name, keys in sorted(_strata(base, other, by).items())]
     lonely = [t for t, m in by_task.items() if len(m) < 2]
-    return {"alpha": alpha, "bootstrap": n_boot, "seed": seed, "budget_tolerance": budget_tolerance,
+    return {"alpha": alpha, "bootstrap": n_boot, "seed": seed, "budget_tolerance": budget_tolerance, "by": by,
             "comparisons": comparisons,
             "single_group_tasks": lonely}
 
@@ -159,4 +203,13 @@ def compare_table(result: dict[str, Any]) -> Any:
     table.caption = ("delta = vs - baseline on shared (sample, epoch) keys, SArena view; dropped = keys only "
                      "the baseline / only the other has; success and accuracy: exact McNemar, others: Wilcoxon; "
                      f"lower is better for {', '.join(sorted(LOWER_IS_BETTER))}")
+    return table
+
+
+def strata_table(result: dict[str, Any]) -> Any:
+    """The comparisons within each stratum of ``--by`` (subject or first-round quintile), as one table."""
+    rows = [{**c, **s, "task": f"{c['task']} | {s['stratum']}"} for c in result["comparisons"]
+            for s in c.get("strata", [])]
+    table = compare_table({**result, "comparisons": rows})
+    table.title = f"paired comparisons by {result['by']} (Holm across the metrics of each stratum)"
     return table

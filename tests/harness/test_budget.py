@@ -73,3 +73,41 @@ def test_match_tolerance_and_cli_tables(tmp_path: Path) -> None:
     assert c["budget"]["match"]["matched"] and c["budget"]["baseline"]["calls_per_sample"] == 2.0
     bad = CliRunner().invoke(app, ["compare", str(a.parent), str(b.parent), "--budget-tolerance", "-1"])
     assert bad.exit_code == 2 and "--budget-tolerance" in bad.output
+
+
+def test_compare_by_subject_and_first_round_quintile(tmp_path: Path) -> None:
+    (tmp_path / "r").mkdir()
+    store = RunStore(tmp_path / "r" / "run.sqlite")
+    store.init_run("r", {"seed": 0}, {})
+    for i in range(20):
+        for model, acc in (("a", 100.0 if i % 2 else 0.0), ("b", 100.0 if (i % 2 or i < 10) else 0.0)):
+            tid = store.start_trajectory(TrajectoryKey("icon/understanding", model, "direct", str(i), 0),
+                                         subject="Color" if i < 10 else "Shape")
+            store.add_attempt(tid, {"round": 0, "outcome": "ok"})
+            store.finish_trajectory(tid, outcome="ok", answer=None, scores=[("accuracy", acc, True, None)],
+                                    round_scores=[(0, "accuracy", acc, True, None)])
+        for model, v in (("a", i / 20), ("b", i / 20 + (0.2 if i < 4 else 0.0))):  # b gains only on low starters
+            tid = store.start_trajectory(TrajectoryKey(TASK, model, "direct", str(i), 0))
+            store.add_attempt(tid, {"round": 0, "outcome": "ok"})
+            store.finish_trajectory(tid, outcome="ok", answer=None, scores=[("ssim", v, True, None)],
+                                    round_scores=[(0, "ssim", v, True, None)])
+    store.close()
+    db = tmp_path / "r" / "run.sqlite"
+    res = compare_runs([db], n_boot=50, by="subject")
+    und = next(c for c in res["comparisons"] if c["task"] == "icon/understanding")
+    strata = {s["stratum"]: s for s in und["strata"]}
+    color = next(r for r in strata["Color"]["metrics"] if r["metric"] == "accuracy")
+    shape = next(r for r in strata["Shape"]["metrics"] if r["metric"] == "accuracy")
+    # Color: b right on the 5 even samples a misses; Shape: identical answers
+    assert (strata["Color"]["shared"], color["delta"], color["other_only"], color["baseline_only"]) == (10, 50.0, 5, 0)
+    assert shape["delta"] == 0 and shape["verdict"] == "no significant difference"
+    res = compare_runs([db], n_boot=50, by="first-round-quintile")
+    img = next(c for c in res["comparisons"] if c["task"] == TASK)
+    q = {s["stratum"]: next(r for r in s["metrics"] if r["metric"] == "ssim") for s in img["strata"]}
+    assert sorted(q) == [f"Q{i} (ssim)" for i in range(1, 6)]
+    assert q["Q1 (ssim)"]["delta"] == pytest.approx(0.2) and q["Q1 (ssim)"]["n"] == 4
+    assert q["Q5 (ssim)"]["delta"] == pytest.approx(0.0)
+    out = CliRunner().invoke(app, ["compare", str(db), "--by", "subject", "--bootstrap", "50"])
+    assert out.exit_code == 0 and "paired comparisons by subject" in out.output and "Color" in out.output
+    bad = CliRunner().invoke(app, ["compare", str(db), "--by", "colour"])
+    assert bad.exit_code == 2 and "unknown --by" in bad.output
