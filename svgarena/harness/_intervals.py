@@ -46,10 +46,44 @@ def cell_intervals(store: RunStore, *, n_boot: int = 1000, seed: int = 0) -> dic
             ok_only[g][s["metric"]].append(row)
     out: dict[Group, dict[str, Any]] = {}
     for g in set(success) | set(sarena):
-        metrics = {m: {"sarena": _interval(sarena[g][m], n_boot, seed),
-                       "ok_only": _interval(ok_only[g].get(m, []), n_boot, seed)}
-                   for m in sarena[g]}
-        out[g] = {"success_rate": _interval(success.get(g, []), n_boot, seed), "metrics": metrics}
+        cells = {("success_rate", ""): success.get(g, [])}
+        for m in sarena[g]:
+            cells[(m, "sarena")] = sarena[g][m]
+            cells[(m, "ok_only")] = ok_only[g].get(m, [])
+        ci = _batched(cells, n_boot, seed)
+        metrics = {m: {"sarena": ci[(m, "sarena")], "ok_only": ci[(m, "ok_only")]} for m in sarena[g]}
+        out[g] = {"success_rate": ci[("success_rate", "")], "metrics": metrics}
+    return out
+
+
+def _batched(cells: dict[tuple[str, str], list[tuple[str, int, float]]], n_boot: int,
+             seed: int) -> dict[tuple[str, str], Interval]:
+    """``_interval`` of every cell, resampling once per distinct set of samples (usually one or two per group):
+    the cells over the same samples share one weight matrix and one matrix product (``_boot``), which gives
+    the same intervals as one ``bootstrap_mean`` per cell."""
+    import numpy as np
+
+    from svgarena.harness._boot import column_intervals, resample_weights
+
+    by_keys: dict[tuple, list[tuple[str, str]]] = {}
+    for name, rows in cells.items():
+        by_keys.setdefault(tuple((r[0], r[1]) for r in rows), []).append(name)
+    out: dict[tuple[str, str], Interval] = {}
+    for keys, names in by_keys.items():
+        if len(keys) < 2 or n_boot < 1:
+            for name in names:
+                out[name] = _interval(cells[name], n_boot, seed)
+            continue
+        ids = [k[0] for k in keys]
+        clusters = _clusters(ids, [k[1] for k in keys])
+        weights = resample_weights(len(keys), n_boot=n_boot, seed=seed, clusters=clusters)
+        if weights is None:  # fewer than two clusters: no interval, as bootstrap_mean says
+            for name in names:
+                out[name] = _interval(cells[name], n_boot, seed)
+            continue
+        values = np.array([[r[2] for r in cells[name]] for name in names], dtype=float).T
+        for name, ci in zip(names, column_intervals(values, weights=weights)):
+            out[name] = ci
     return out
 
 
