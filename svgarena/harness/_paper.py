@@ -63,7 +63,8 @@ def paper_rows(results: dict[str, Any]) -> dict[str, Any]:
 
 
 def paper_table(results: dict[str, Any], paper: dict[str, Any]) -> Any:
-    """One table per task with reference rows: the run's models (SArena view), then the published rows."""
+    """One table per task with reference rows: the run's models (SArena view; n/c = not computed in this run),
+    then the published rows."""
     from rich.markup import escape
     from rich.table import Table
 
@@ -83,7 +84,8 @@ def paper_table(results: dict[str, Any], paper: dict[str, Any]) -> Any:
                 continue
             name = r["model"] if r["solver"] == "direct" else f"{r['model']} [{r['solver']}]"
             t.add_row(escape(name), "this run", _fmt("accuracy", r.get("success_rate")),
-                      *(_fmt(m, r["metrics"].get(m, {}).get("sarena")) for m in metrics))
+                      *(_fmt(m, r["metrics"][m].get("sarena")) if r["metrics"].get(m, {}).get("computed")
+                        else "n/c" for m in metrics))
         for p in prows:
             label = p["model"] + (" (icon edit overall)" if p["paper_task"] == "icon/edit" else "")
             t.add_row(escape(label), PUBLISHED, _fmt("accuracy", p.get("success_rate")),

@@ -39,9 +39,12 @@ def rounds_tables(rep: dict[str, Any]) -> list[Any]:
     from rich.table import Table
 
     out = []
-    families: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    from svgarena.tasks import TASKS
+
+    kinds: dict[str, list[dict[str, Any]]] = {}  # one table per kind of task, columns the metrics any group has
     for g in rep["groups"]:
-        families.setdefault(tuple(g["metrics"]), []).append(g)
+        kinds.setdefault(TASKS[g["task"]].kind if g["task"] in TASKS else g["task"], []).append(g)
+    families = {tuple(dict.fromkeys(m for g in groups for m in g["metrics"])): groups for groups in kinds.values()}
     for metrics, groups in families.items():
         t = Table(title="per round (--rounds)", title_justify="left", header_style="bold")
         for col in ("task", "model \\[arm]", "round", "n active", "SR %", *(_label(m) for m in metrics)):
@@ -67,6 +70,8 @@ def rounds_tables(rep: dict[str, Any]) -> list[Any]:
             t.add_row(g["task"] if first else "", _who(g) if first else "", f"{tr['from']}->{r['round']}",
                       str(tr["n"]), str(tr["fixed"]), str(tr["broken"]), str(tr["no_op"]), quality or "-")
             first = False
+    if not t.row_count:
+        t.add_row("-", "-", "-", "0", "-", "-", "-", "no trajectory has more than one round")
     t.caption = ("fixed: failed -> ok; broken: ok -> failed; no-op: same SVG hash as the round before; quality: "
                  "improved / worsened / unchanged by more than epsilon (lower is better for LPIPS and token length); "
                  "over trajectories that ran both rounds")
