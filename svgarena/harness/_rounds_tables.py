@@ -46,15 +46,21 @@ def rounds_tables(rep: dict[str, Any]) -> list[Any]:
         kinds.setdefault(TASKS[g["task"]].kind if g["task"] in TASKS else g["task"], []).append(g)
     families = {tuple(dict.fromkeys(m for g in groups for m in g["metrics"])): groups for groups in kinds.values()}
     for metrics, groups in families.items():
+        set_metrics = list(dict.fromkeys(m for g in groups for r in g["per_round"] for m in r.get("set_metrics", {})))
         t = Table(title="per round (--rounds)", title_justify="left", header_style="bold")
-        for col in ("task", "model \\[arm]", "round", "n active", "SR %", *(_label(m) for m in metrics)):
+        for col in ("task", "model \\[arm]", "round", "n active", "SR %", *(_label(m) for m in metrics),
+                    *(f"{_label(m)} (set)" for m in set_metrics)):
             t.add_column(col, justify="left" if col in ("task", "model \\[arm]") else "right")
         for g in groups:
             for i, r in enumerate(g["per_round"]):
+                sets = r.get("set_metrics", {})
                 t.add_row(g["task"] if i == 0 else "", _who(g) if i == 0 else "", str(r["round"]),
                           f"{r['n_active']}/{r['n']}", _cell("accuracy", r["success_rate"]),
-                          *(_cell(m, r["metrics"].get(m)) for m in metrics))
-        t.caption = (f"SArena view with 95% bootstrap intervals ({rep['bootstrap']} resamples); "
+                          *(_cell(m, r["metrics"].get(m)) for m in metrics),
+                          *(f"{_fmt(m, sets.get(m, {}).get('sarena'))} ({_fmt(m, sets.get(m, {}).get('ok_only'))})"
+                            for m in set_metrics))
+        t.caption = (f"SArena view with 95% bootstrap intervals ({rep['bootstrap']} resamples); (set): FID/FID-C/FVD "
+                     "of the round's answers from round_set_scores, point estimates, SArena (successful only); "
                      f"{rep['carry_forward']}; \\[oracle] marks an arm whose feedback saw the reference")
         out.append(t)
 

@@ -182,3 +182,20 @@ def test_scripted_refine_run_analysed_with_rounds(tmp_path: Path) -> None:
     (by_hand,) = con.execute("SELECT AVG(value) FROM round_scores WHERE metric='ssim' AND round=0").fetchone()
     con.close()
     assert r0["metrics"]["ssim"]["mean"] == pytest.approx(by_hand)
+
+
+def test_round_set_scores_shown_per_round(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    db = _store(tmp_path / "r", task="icon/text2svg")
+    store = RunStore(db)
+    for r, fid in enumerate((40.0, 30.0, 25.0)):
+        store.put_round_set_scores("icon/text2svg", "m", "refine", r, [
+            SimpleNamespace(metric="fid", view="sarena", value=fid, n_ref=3, n_pred=3, error=None),
+            SimpleNamespace(metric="fid", view="ok_only", value=fid - 5, n_ref=3, n_pred=2, error=None)])
+    store.close()
+    (g,) = _report(db)["groups"]
+    assert [r["set_metrics"]["fid"] for r in g["per_round"]] == [
+        {"sarena": 40.0, "ok_only": 35.0}, {"sarena": 30.0, "ok_only": 25.0}, {"sarena": 25.0, "ok_only": 20.0}]
+    out = CliRunner().invoke(app, ["report", str(db.parent), "--rounds", "--bootstrap", "20"])
+    assert out.exit_code == 0 and "FID (set)" in out.output and "30.00 (25.00)" in out.output
