@@ -68,7 +68,7 @@ def paper_table(results: dict[str, Any], paper: dict[str, Any]) -> Any:
     from rich.markup import escape
     from rich.table import Table
 
-    from svgarena.harness._report import METRIC_LABELS, _fmt
+    from svgarena.harness._report import METRIC_LABELS, _fmt, _who
 
     by_task: dict[str, list[dict[str, Any]]] = {}
     for row in paper["rows"]:
@@ -82,8 +82,7 @@ def paper_table(results: dict[str, Any], paper: dict[str, Any]) -> Any:
         for r in results.get("results", []):
             if r["task"] != task:
                 continue
-            name = r["model"] if r["solver"] == "direct" else f"{r['model']} [{r['solver']}]"
-            t.add_row(escape(name), "this run", _fmt("accuracy", r.get("success_rate")),
+            t.add_row(_who(r), "this run", _fmt("accuracy", r.get("success_rate")),
                       *(_fmt(m, r["metrics"][m].get("sarena")) if r["metrics"].get(m, {}).get("computed")
                         else "n/c" for m in metrics))
         for p in prows:

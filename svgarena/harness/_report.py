@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from svgarena.harness._failures import failure_reasons
+from svgarena.harness._rounds import arm_of
 from svgarena.harness._store import RunStore
 from svgarena.outcome import Outcome
 from svgarena.scoring import SampleScore, aggregate
@@ -63,6 +64,7 @@ def collect(store: RunStore, bootstrap: int = 1000) -> dict[str, Any]:
 
     for row in store.trajectories():
         g = group(row["task"], row["model"], row["solver"])
+        g.setdefault("_arm", (row["solver"], row["arm"]))
         g["n"] += 1
         if row["outcome"] == Outcome.OK.value:
             g["n_ok"] += 1
@@ -105,8 +107,10 @@ def collect(store: RunStore, bootstrap: int = 1000) -> dict[str, Any]:
                 "errors": sum(1 for v in (sa, ok) if v is not None and v["value"] is None),
                 "error": next((v["error"] for v in (sa, ok) if v is not None and v["error"]), None),
             }
+        arm_label, oracle, _ = arm_of(*g.get("_arm", (solver, None)))
         entry = {
-            "task": task, "model": model, "solver": solver, "n": g["n"], "n_ok": g["n_ok"],
+            "task": task, "model": model, "solver": solver, "arm": arm_label, "oracle": oracle,
+            "n": g["n"], "n_ok": g["n_ok"],
             "success_rate": 100.0 * g["n_ok"] / g["n"] if g["n"] else None,
             "failures": dict(g["failures"]), "metrics": metrics, "usage": g["usage"],
         }
@@ -161,6 +165,14 @@ def _ci(name: str, ci: dict[str, Any] | None) -> str:
     return fmt_interval(METRIC_LABELS.get(name, (name, "{:.3f}"))[1], ci)
 
 
+def _who(r: dict[str, Any]) -> str:
+    """The model, with its arm (``refine render x3``, ``[oracle]`` marked) when the solver is not direct."""
+    from rich.markup import escape
+
+    arm = r.get("arm") or r["solver"]
+    return escape(r["model"] if r["solver"] == "direct" and arm == "direct" else f"{r['model']} [{arm}]")
+
+
 def tables(results: dict[str, Any]) -> list[Any]:
     """Rich tables, one per family of tasks sharing the same metrics. Cells read
     ``SArena view (successful only)``; metrics not computed in this run show ``n/c``."""
@@ -187,7 +199,7 @@ def tables(results: dict[str, Any]) -> list[Any]:
             table.add_column(s, justify="right")
         table.add_column("failures")
         for r in rows:
-            cells = [r["task"], r["model"] if r["solver"] == "direct" else f"{r['model']} [{r['solver']}]",
+            cells = [r["task"], _who(r),
                      _fmt("accuracy", r["success_rate"]) + _ci("accuracy", r.get("success_rate_ci"))]
             for m in metrics:
                 v = r["metrics"][m]

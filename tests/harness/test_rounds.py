@@ -199,3 +199,18 @@ def test_round_set_scores_shown_per_round(tmp_path: Path) -> None:
         {"sarena": 40.0, "ok_only": 35.0}, {"sarena": 30.0, "ok_only": 25.0}, {"sarena": 25.0, "ok_only": 20.0}]
     out = CliRunner().invoke(app, ["report", str(db.parent), "--rounds", "--bootstrap", "20"])
     assert out.exit_code == 0 and "FID (set)" in out.output and "30.00 (25.00)" in out.output
+
+
+def test_headline_report_names_the_arm_and_marks_oracle_arms(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from svgarena.harness import load_results, tables
+
+    arm = {"solver": "refine", "feedback": "oracle", "rounds": 3, "oracle": True}
+    results = load_results(_store(tmp_path / "r", arm=arm).parent, bootstrap=0)
+    (row,) = results["results"]
+    assert (row["arm"], row["oracle"]) == ("refine oracle x3 [oracle]", True)
+    console = Console(width=200, record=True)
+    for t in tables(results):
+        console.print(t)
+    assert "m [refine oracle x3 [oracle]]" in console.export_text()
