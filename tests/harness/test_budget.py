@@ -111,3 +111,22 @@ def test_compare_by_subject_and_first_round_quintile(tmp_path: Path) -> None:
     assert out.exit_code == 0 and "paired comparisons by subject" in out.output and "Color" in out.output
     bad = CliRunner().invoke(app, ["compare", str(db), "--by", "colour"])
     assert bad.exit_code == 2 and "unknown --by" in bad.output
+
+
+@pytest.mark.timeout(300)
+def test_real_refine_and_resample_runs_compared_at_equal_budget(tmp_path: Path) -> None:
+    """Two real runs through the solvers (scripted server, real renders), then one `compare` over the arms."""
+    from tests.harness.test_refine_run import _model, _run
+
+    refine, _ = _run(tmp_path / "a", lambda refs: _model(refs, vary=True), "refine", solver="refine", rounds=2)
+    resample, _ = _run(tmp_path / "b", lambda refs: _model(refs, vary=True), "resample", solver="resample", samples=2)
+    res = CliRunner().invoke(app, ["compare", str(refine.parent), str(resample.parent), "--json", "--bootstrap", "50"])
+    assert res.exit_code == 0, res.output
+    (c,) = json.loads(res.stdout)["comparisons"]
+    assert (c["baseline"]["arm"], c["other"]["arm"]) == ("refine render x2", "resample x2")
+    b, o = c["budget"]["baseline"], c["budget"]["other"]
+    # two samples x two calls each; the scripted server reports 10 + 20 tokens per call
+    assert (b["calls"], o["calls"], b["tokens"], o["tokens"]) == (4, 4, 120, 120)
+    assert c["budget"]["match"]["matched"]
+    ssim = next(r for r in c["metrics"] if r["metric"] == "ssim")
+    assert ssim["baseline"] == pytest.approx(1.0) and ssim["delta"] < 0  # refine saw its render and fixed it
