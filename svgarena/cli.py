@@ -163,6 +163,11 @@ def report(
     out: Annotated[str, typer.Option(help="Folder that holds run folders.")] = "runs",
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples behind each cell's 95% interval (0: none).")] = 1000,
+    html_file: Annotated[Optional[str], typer.Option("--html", help="Also write a self-contained HTML report (tables, charts, gallery) to this file.")] = None,
+    images: Annotated[str, typer.Option(help="--html images: auto (embedded while small, else FILE_files/), embed or folder.")] = "auto",
+    thumb: Annotated[int, typer.Option(help="--html thumbnail size in px.")] = 128,
+    page_size: Annotated[int, typer.Option(help="--html gallery cards per page.")] = 50,
+    gallery_limit: Annotated[int, typer.Option(help="--html at most this many samples per task and model in the gallery, failures first (0: all).")] = 0,
 ) -> None:
     """Reprint a run's results from its store alone."""
     from svgarena.harness import load_results
@@ -174,6 +179,21 @@ def report(
     except _USER_ERRORS as exc:
         _fail(exc)
     _print_results(results, as_json)
+    if html_file is not None:
+        _write_html(run, out, html_file, images=images, thumb=thumb, page_size=page_size,
+                    gallery_limit=gallery_limit, bootstrap=bootstrap)
+
+
+def _write_html(run: str, out: str, file: str, **options: object) -> None:
+    from svgarena.harness import build_html
+
+    try:
+        rep = build_html(run, file, out=out, **options)
+    except _USER_ERRORS as exc:
+        _fail(exc)
+    where = f", images in {rep.files_dir} ({rep.files_bytes / 1e6:.1f} MB)" if rep.files_dir else ", images embedded"
+    typer.echo(f"wrote {rep.path} ({rep.page_bytes / 1e6:.1f} MB, {rep.shown} of {rep.samples} samples in the "
+               f"gallery, {rep.images} thumbnails{where}) in {rep.seconds:.1f} s", err=True)
 
 
 @app.command()
