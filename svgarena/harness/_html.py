@@ -489,8 +489,9 @@ def _card_html(c: dict[str, Any], src) -> str:
         if r["outcome"] != Outcome.OK.value:
             body = f'<div class="norender">{_e(r["outcome"])}</div><div class="reason">{_e(r["reason"])}</div>'
         elif r["image"] is None and r["answer"] is not None:
+            right = c["target"] is not None and r["answer"] == c["target"]
             target = f' (target {_e(c["target"])})' if c["target"] else ""
-            body = f'<div class="norender">answer {_e(r["answer"])}{target}</div>'
+            body = (f'<div class="answer {"right" if right else "wrong"}">answer {_e(r["answer"])}{target}</div>')
         else:
             body = _img(src(r["image"]), label)
         scores = " ".join(f"{_e(_mlabel(m))} {_e(_fmt(m, v))}" for m, v in r["scores"])
