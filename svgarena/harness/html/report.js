@@ -1,6 +1,14 @@
 // svgarena HTML report: filters, sort and pages over the gallery cards. No network, no libraries.
 (function () {
   "use strict";
+  // Embedded images are stored once each (a reference shown beside several models is one entry).
+  var store = document.getElementById("images");
+  var embedded = store ? JSON.parse(store.textContent) : {};
+  Array.prototype.forEach.call(document.querySelectorAll("img[data-img]"), function (img) {
+    var uri = embedded[img.getAttribute("data-img")];
+    if (uri) img.src = uri;
+  });
+
   var cards = Array.prototype.slice.call(document.querySelectorAll(".card"));
   var order = cards.slice();
   var container = document.getElementById("cards");
