@@ -206,7 +206,7 @@ def _round_curves(store: RunStore, results: list[dict[str, Any]]) -> list[tuple[
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    wanted = {r["task"]: headline_metric(list(r["metrics"])) for r in results}
+    wanted = {r["task"]: headline_metric([m for m, v in r["metrics"].items() if v.get("computed")]) for r in results}
     per: dict[tuple[str, str, str], dict[int, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
     for row in store.round_scores():
         if row["metric"] == wanted.get(row["task"]) and row["value"] is not None:
@@ -253,8 +253,10 @@ def _comparison(results: list[dict[str, Any]]) -> list[tuple[str, str]]:
         by_task[r["task"]].append(r)
     charts = []
     for task, rows in by_task.items():
-        metric = headline_metric(list(rows[0]["metrics"]))
-        if metric is None or len(rows) < 2:
+        computed = [m for m in rows[0]["metrics"]
+                    if any((r["metrics"].get(m) or {}).get("sarena") is not None for r in rows)]
+        metric = headline_metric(computed)
+        if metric is None or len(rows) < 2:  # nothing to compare (or not computed in this run)
             continue
         labels, values, lo, hi = [], [], [], []
         for r in rows:
@@ -509,6 +511,8 @@ def _card_html(c: dict[str, Any], src) -> str:
         label = f'round {r["round"]}' if len(c["renders"]) > 1 else "model render"
         if r["chose"]:
             label += " (model's pick)"
+        if r["selected"] and len(c["renders"]) > 1:
+            label += " · selected"
         if r["outcome"] != Outcome.OK.value:
             body = f'<div class="norender">{_e(r["outcome"])}</div><div class="reason">{_e(r["reason"])}</div>'
         elif r["image"] is None and r["answer"] is not None:
