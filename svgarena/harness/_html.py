@@ -466,7 +466,7 @@ class _Gallery:
             sc = scores.get(a["round"], {})
             renders.append({
                 "round": a["round"], "outcome": a["outcome"], "reason": a["reason"], "image": image,
-                "scores": [(m, sc[m]["value"]) for m in metrics if m in sc],
+                "scores": [(m, sc[m]["value"]) for m in metrics if m in sc and sc[m]["value"] is not None],
                 "feedback": a["feedback"], "feedback_mode": a["feedback_mode"], "chose": bool(a["model_chose"]),
                 "svg": _read_text(self.artifacts, a["answer"]),
                 "answer": None if (a["answer"] or "").endswith(".svg") else a["answer"],
@@ -479,6 +479,7 @@ class _Gallery:
             "epoch": t["epoch"], "outcome": t["outcome"] or "", "stop_reason": t["stop_reason"],
             "selection": t["selection"], "selected": selected, "inputs": inputs, "renders": renders,
             "prompt": sample.prompt if sample is not None else None,
+            "media_input": sample is not None and bool(sample.inputs),
             "target": sample.target if sample is not None and len(sample.target or "") <= 2 else None,
             "metrics": {m: head[m]["value"] for m in metrics if m in head and head[m]["value"] is not None},
         }
@@ -503,10 +504,10 @@ def _card_html(c: dict[str, Any], src) -> str:
         head += f' · {len(c["renders"])} rounds, stop: {_e(c["stop_reason"])}, selected round {c["selected"]} ({_e(c["selection"])})'
     head += "</div>"
     figs = []
+    if c["prompt"] is not None and not c["media_input"]:
+        figs.append(f'<figure><pre class="prompt">{_code(c["prompt"], 1500)}</pre><figcaption>prompt</figcaption></figure>')
     for caption, name, _ in c["inputs"]:
         figs.append(f"<figure>{_img(src(name), caption)}<figcaption>{_e(caption)}</figcaption></figure>")
-    if c["prompt"] is not None and not any(name for _, name, _ in c["inputs"]):
-        figs.append(f'<figure><pre class="prompt">{_code(c["prompt"], 1500)}</pre><figcaption>prompt</figcaption></figure>')
     for r in c["renders"]:
         label = f'round {r["round"]}' if len(c["renders"]) > 1 else "model render"
         if r["chose"]:
