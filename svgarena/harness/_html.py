@@ -26,7 +26,9 @@ import html
 import io
 import json
 import math
+import os
 import shutil
+import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -88,17 +90,22 @@ def headline_metric(metrics: list[str] | tuple[str, ...]) -> str | None:
 
 # -- images --------------------------------------------------------------------------------------
 class _Images:
-    """Thumbnails by content: each distinct source is downscaled once into ``folder`` (PNG), named by hash."""
+    """Thumbnails by content: each distinct source is downscaled once into ``folder`` (PNG), named by hash.
+
+    Safe to call from several threads (the gallery builds its cards in a pool): a source two threads
+    meet at once may be made twice, but is written and counted once."""
 
     def __init__(self, folder: Path, thumb: int) -> None:
         self.folder = folder
         self.thumb = thumb
         self.names: dict[str, str | None] = {}  # source key -> file name (None: could not be read)
         self.bytes = 0
+        self._lock = threading.Lock()
 
-    def _write(self, key: str, make) -> str | None:
-        if key in self.names:
-            return self.names[key]
+    def _write(self, key: str, make, max_side: int) -> str | None:
+        with self._lock:
+            if key in self.names:
+                return self.names[key]
         name = None
         try:
             from PIL import Image
@@ -109,7 +116,7 @@ class _Images:
                     image = Image.fromarray(image)
                 if image.mode not in ("RGB", "RGBA", "L", "LA"):
                     image = image.convert("RGBA")
-                scale = self.thumb / max(image.size)
+                scale = max_side / max(image.size)
                 if scale < 1:
                     image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
                                          Image.LANCZOS)
@@ -117,14 +124,14 @@ class _Images:
                 image.save(buf, format="PNG", compress_level=6)
                 data = buf.getvalue()
                 name = hashlib.sha256(data).hexdigest()[:24] + ".png"
-                path = self.folder / name
-                if not path.exists():
-                    self.folder.mkdir(parents=True, exist_ok=True)
-                    path.write_bytes(data)
-                    self.bytes += len(data)
         except Exception:  # an unreadable image is shown as missing, never fatal to the report
             name = None
-        self.names[key] = name
+        with self._lock:
+            if name is not None and not (self.folder / name).exists():
+                self.folder.mkdir(parents=True, exist_ok=True)
+                (self.folder / name).write_bytes(data)
+                self.bytes += len(data)
+            self.names[key] = name
         return name
 
     def file(self, path: Path | None) -> str | None:
@@ -137,23 +144,15 @@ class _Images:
             with Image.open(path) as im:
                 im.load()
                 return im.copy()
-        return self._write(f"file:{Path(path).resolve()}", make)
+        return self._write(f"file:{Path(path).resolve()}", make, self.thumb)
 
     def strip(self, path: Path | None, n: int = 4) -> str | None:
-        """``n`` frames of a video, side by side (input or reference of an animation task)."""
+        """``n`` frames of a video side by side, each 3/4 of ``thumb`` px (an animation's input, reference or render)."""
         if path is None or not Path(path).is_file():
             return None
-
-        def make():
-            return _video_strip(Path(path), n, self.thumb)
-        return self._strip_write(f"strip:{Path(path).resolve()}:{n}", make, n)
-
-    def _strip_write(self, key: str, make, n: int) -> str | None:
-        thumb, self.thumb = self.thumb, self.thumb * n  # a strip of n frames, each about thumb px tall
-        try:
-            return self._write(key, make)
-        finally:
-            self.thumb = thumb
+        size = max(32, self.thumb * 3 // 4)  # three strips of 4 frames (input, reference, render) fit a 1280 px page
+        return self._write(f"strip:{Path(path).resolve()}:{n}", lambda: _video_strip(Path(path), n, size),
+                           size * n + 2 * n)
 
 
 def _video_strip(path: Path, n: int, size: int):
@@ -433,7 +432,11 @@ class _Gallery:
                     f"SELECT trajectory_id, round, metric, value, ok, error FROM round_scores "
                     f"WHERE trajectory_id IN ({q})", part):
                 scores[s["trajectory_id"]][s["round"]][s["metric"]] = s
-        return [self._card(t, attempts.get(t["id"], []), scores.get(t["id"], {})) for t in trajs]
+        from concurrent.futures import ThreadPoolExecutor
+
+        # Thumbnails are the cost (PIL and ffmpeg release the GIL): build the cards in a pool, keep their order.
+        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+            return list(pool.map(lambda t: self._card(t, attempts.get(t["id"], []), scores.get(t["id"], {})), trajs))
 
     def _card(self, t: Any, rounds: list[Any], scores: dict[int, dict[str, Any]]) -> dict[str, Any]:
         sample = self.samples.get((t["task"], t["sample_id"]))
@@ -457,8 +460,9 @@ class _Gallery:
         for a in rounds:
             media = json.loads(a["media"]) if a["media"] else {}
             image = None
-            if media.get("mp4"):
-                image = self._artifact_strip(media["mp4"])
+            video = media.get("mp4_128") or media.get("mp4")  # the 128 px capture decodes 12x faster
+            if video:
+                image = self._artifact_strip(video)
             if image is None and media.get("frames"):
                 image = self._artifact_png(media["frames"])
             if image is None:
