@@ -27,6 +27,7 @@ import io
 import json
 import math
 import os
+import re
 import shutil
 import threading
 import time
@@ -363,11 +364,20 @@ def _load_samples(config: dict[str, Any], tasks: set[str]) -> tuple[dict[tuple[s
     return out, note
 
 
-def _read_text(artifacts: Path, name: str | None) -> str | None:
-    if not name or not name.endswith(".svg"):
+_ARTIFACT = re.compile(r"[0-9a-f]{64}\.[a-z0-9_]{1,8}")
+
+
+def _artifact_path(artifacts: Path, name: str | None) -> Path | None:
+    """Where an artifact name points under the run's artifacts (None for anything not shaped like one)."""
+    if not name or not _ARTIFACT.fullmatch(name):
         return None
-    digest = name.partition(".")[0]
-    path = artifacts / digest[:2] / name
+    return artifacts / name[:2] / name
+
+
+def _read_text(artifacts: Path, name: str | None) -> str | None:
+    path = _artifact_path(artifacts, name) if name and name.endswith(".svg") else None
+    if path is None:
+        return None
     try:
         return path.read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -406,16 +416,10 @@ class _Gallery:
         self.metrics_of = metrics_of
 
     def _artifact_png(self, name: str | None) -> str | None:
-        if not name:
-            return None
-        digest, _, ext = name.partition(".")
-        return self.images.file(self.artifacts / digest[:2] / f"{digest}.{ext}")
+        return self.images.file(_artifact_path(self.artifacts, name))
 
     def _artifact_strip(self, name: str | None) -> str | None:
-        if not name:
-            return None
-        digest, _, ext = name.partition(".")
-        return self.images.strip(self.artifacts / digest[:2] / f"{digest}.{ext}")
+        return self.images.strip(_artifact_path(self.artifacts, name))
 
     def cards(self, trajs: list[Any]) -> list[dict[str, Any]]:
         """Card data (no HTML yet): image sources are file names in the image folder, resolved at write time."""
