@@ -467,13 +467,14 @@ class _Gallery:
             video = media.get("mp4_128") or media.get("mp4")  # the 128 px capture decodes 12x faster
             if video:
                 image = self._artifact_strip(video)
+            strip = image is not None
             if image is None and media.get("frames"):
                 image = self._artifact_png(media["frames"])
             if image is None:
                 image = self._artifact_png(media.get("png"))
             sc = scores.get(a["round"], {})
             renders.append({
-                "round": a["round"], "outcome": a["outcome"], "reason": a["reason"], "image": image,
+                "round": a["round"], "outcome": a["outcome"], "reason": a["reason"], "image": image, "strip": strip,
                 "scores": [(m, sc[m]["value"]) for m in metrics if m in sc and sc[m]["value"] is not None],
                 "feedback": a["feedback"], "feedback_mode": a["feedback_mode"], "chose": bool(a["model_chose"]),
                 "svg": _read_text(self.artifacts, a["answer"]),
@@ -518,6 +519,8 @@ def _card_html(c: dict[str, Any], src) -> str:
         figs.append(f"<figure>{_img(src(name), caption)}<figcaption>{_e(caption)}</figcaption></figure>")
     for r in c["renders"]:
         label = f'round {r["round"]}' if len(c["renders"]) > 1 else "model render"
+        if r["strip"]:
+            label += " (4 frames)"
         if r["chose"]:
             label += " (model's pick)"
         if r["selected"] and len(c["renders"]) > 1:
