@@ -168,6 +168,11 @@ def report(
     by: Annotated[Optional[str], typer.Option(help="Strata for --rounds: first-round-quintile, subject or task.")] = None,
     paper: Annotated[bool, typer.Option("--paper", help="Print the InternSVG paper's published numbers (full SArena) beside the run's models.")] = False,
     csv_dir: Annotated[Optional[str], typer.Option("--csv", help="Also write one tidy CSV per table into this folder.")] = None,
+    html_file: Annotated[Optional[str], typer.Option("--html", help="Also write a self-contained HTML report (tables, charts, gallery) to this file.")] = None,
+    images: Annotated[str, typer.Option(help="--html images: auto (embedded while small, else FILE_files/), embed or folder.")] = "auto",
+    thumb: Annotated[int, typer.Option(help="--html thumbnail size in px.")] = 128,
+    page_size: Annotated[int, typer.Option(help="--html gallery cards per page.")] = 50,
+    gallery_limit: Annotated[int, typer.Option(help="--html at most this many samples per task and model in the gallery, failures first (0: all).")] = 0,
 ) -> None:
     """Reprint a run's results from its store alone."""
     from svgarena.harness import load_results
@@ -198,6 +203,9 @@ def report(
         _print_paper(results)
     if written and not as_json:
         typer.echo(f"wrote {len(written)} CSV files to {csv_dir}: {', '.join(p.name for p in written)}")
+    if html_file is not None:
+        _write_html(run, out, html_file, images=images, thumb=thumb, page_size=page_size,
+                    gallery_limit=gallery_limit, bootstrap=bootstrap)
 
 
 def _print_paper(results: dict) -> None:
@@ -225,6 +233,18 @@ def _print_rounds(rep: dict) -> None:
     for table in rounds_tables(rep):
         console.print(table)
     console.print(f"note: {rep['carry_forward']}", soft_wrap=True, markup=False, highlight=False)
+
+
+def _write_html(run: str, out: str, file: str, **options: object) -> None:
+    from svgarena.harness import build_html
+
+    try:
+        rep = build_html(run, file, out=out, **options)
+    except _USER_ERRORS as exc:
+        _fail(exc)
+    where = f", images in {rep.files_dir} ({rep.files_bytes / 1e6:.1f} MB)" if rep.files_dir else ", images embedded"
+    typer.echo(f"wrote {rep.path} ({rep.page_bytes / 1e6:.1f} MB, {rep.shown} of {rep.samples} samples in the "
+               f"gallery, {rep.images} thumbnails{where}) in {rep.seconds:.1f} s", err=True)
 
 
 @app.command()

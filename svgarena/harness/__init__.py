@@ -2,6 +2,7 @@
 
 from svgarena.harness._artifacts import ArtifactStore
 from svgarena.harness._config import RunConfig, new_run_id
+from svgarena.harness._html import HtmlReport, build_html
 from svgarena.harness._failures import failure_lines, failure_reasons, recent_failures, short_reason
 from svgarena.harness._meta import run_metadata
 from svgarena.harness._preflight import PreflightError, preflight
@@ -27,6 +28,8 @@ __all__ = [
     "write_csv",
     "rounds_report",
     "rounds_tables",
+    "HtmlReport",
+    "build_html",
     "Interval",
     "bootstrap_mean",
     "compare_runs",
