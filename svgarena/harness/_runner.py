@@ -158,12 +158,15 @@ def _plan(config: RunConfig) -> _Plan:
     registry = load_registry(config.models_file) if routed else None
     models = [get_model(name, registry) for name in names]
     specs = {m.name: registry.get(m.name) for m in models if registry and not m.name.startswith("baseline/")}
+    from svgarena.harness._shard import keep_shard, parse_shard
+
+    shard = parse_shard(config.shard) if config.shard else None
     units = []
     for model in models:
         for task in tasks:
             if model.supports(task) and not explicit:
                 continue  # the main job runs each baseline only where it can answer
-            units.append((task, model, list(_limited(iter_samples(root, task), config.limit))))
+            units.append((task, model, keep_shard(task.id, _limited(iter_samples(root, task), config.limit), shard)))
     return _Plan(models=models, units=units, specs=specs)
 
 
@@ -216,6 +219,10 @@ async def _execute(config: RunConfig, plan: _Plan, store: RunStore, progress: Pr
     solve = get_solver(config.solver)
     tokens = get_token_counter(config.tokenizer)
     store.update_meta(tokenizer=tokens.name)
+    if config.shard:  # which slice of the suite this run holds (`svgarena merge` checks it)
+        from svgarena.harness._shard import parse_shard
+
+        store.update_meta(shard=parse_shard(config.shard).describe())
     artifacts = ArtifactStore(config.run_dir / "artifacts")
     done = store.done_keys()
     calls = _CallLayer(config, plan)
