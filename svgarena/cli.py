@@ -111,6 +111,7 @@ def run(
     half: Annotated[bool, typer.Option("--half", help="Neural metrics in fp16 autocast (CUDA only; fp32 is the parity default).")] = False,
     weights_dir: Annotated[Optional[str], typer.Option(help="Folder of metric checkpoints copied from elsewhere (or $SVGARENA_WEIGHTS); see `svgarena weights list`.")] = None,
     shard: Annotated[Optional[str], typer.Option(help="K/N (1-based): run only the samples whose task and id hash to shard K of N; join the N runs with `svgarena merge`.")] = None,
+    no_score: Annotated[bool, typer.Option("--no-score", help="Score only what the runner scores as samples finish (pixel metrics, accuracy, tokens); leave neural and set-level metrics for `svgarena score`.")] = False,
 ) -> None:
     """Evaluate models on tasks; with no options, the bundled suite with the built-in baselines."""
     from rich.console import Console
@@ -137,7 +138,8 @@ def run(
     )
     progress = _BarProgress(console)
     try:
-        scoring = ScoringOptions(device=device, batch_size=batch_size, half=half, weights_dir=weights_dir)
+        scoring = ScoringOptions(device=device, batch_size=batch_size, half=half, weights_dir=weights_dir,
+                                 enabled=not no_score)
         summary = asyncio.run(execute(config, resume=resume is not None, progress=progress, scoring=scoring))
     except (SuiteError, *_USER_ERRORS) as exc:
         progress.stop()

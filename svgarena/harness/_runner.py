@@ -342,12 +342,20 @@ async def _run_one(task: Task, sample: Sample, epoch: int, model: Model, config:
     tid = store.start_trajectory(key, subject=sample.subject)
 
     round_media: dict[int, dict[str, str]] = {}
+    writes: list[asyncio.Task] = []
+
+    async def write(attempt: Attempt, before: asyncio.Task | None) -> None:
+        # PNG encoding and artifact files run off the event loop (a 448x448 PNG costs tens of ms, which
+        # at hundreds of samples in flight stalls every model call); rows still go in round order
+        media, row = await asyncio.to_thread(_attempt_record, attempt, artifacts)
+        if before is not None:
+            await before
+        round_media[attempt.round] = media
+        row["media"] = media or None
+        store.add_attempt(tid, row)
 
     def on_attempt(attempt: Attempt) -> None:
-        round_media[attempt.round] = _round_media(attempt, artifacts)
-        row = _attempt_row(attempt, artifacts)
-        row["media"] = round_media[attempt.round] or None
-        store.add_attempt(tid, row)
+        writes.append(asyncio.get_running_loop().create_task(write(attempt, writes[-1] if writes else None)))
 
     ctx = SolverContext(
         renderer=renderer, animation=animation.get, spec=spec, extract_rule=config.extract_rule,
@@ -358,7 +366,11 @@ async def _run_one(task: Task, sample: Sample, epoch: int, model: Model, config:
     )
     bind = getattr(model, "for_trajectory", None)  # routed models number their calls per trajectory (cache keys)
     caller = bind("|".join((key.task, key.model, key.solver, key.sample_id, str(epoch))), epoch) if bind else model
-    traj = await solve(sample, task, caller, ctx)
+    try:
+        traj = await solve(sample, task, caller, ctx)
+    finally:
+        if writes:  # every reported round is in the store before the trajectory is scored and finished
+            await asyncio.gather(*writes)
     assert traj.attempts, "a solver must return at least one attempt"
     per_round = {}
     for attempt in traj.attempts:  # every round is scored; the selection picks the headline one
@@ -386,6 +398,11 @@ async def _run_one(task: Task, sample: Sample, epoch: int, model: Model, config:
         selection=config.select, selected_round=traj.selected_round, arm=arm,
     )
     return final.outcome
+
+
+def _attempt_record(attempt: Attempt, artifacts: ArtifactStore) -> tuple[dict[str, str], dict[str, Any]]:
+    """A round's media and its store row (artifacts written); thread-safe, for ``asyncio.to_thread``."""
+    return _round_media(attempt, artifacts), _attempt_row(attempt, artifacts)
 
 
 def _round_media(attempt: Attempt, artifacts: ArtifactStore) -> dict[str, str]:
