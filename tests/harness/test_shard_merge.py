@@ -204,3 +204,26 @@ def test_cli_merge_and_bad_shard(runs: Path) -> None:
     result = cli.invoke(app, ["run", "--shard", "3/2", "--out", str(runs), "--model", "baseline/vtracer"])
     assert result.exit_code == 2 and "K must be between 1 and N" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_shard_run_resumes_as_the_same_shard(tmp_path: Path) -> None:
+    config = RunConfig(tasks=["icon/img2svg"], models=["baseline/oracle"], limit=8, out=str(tmp_path), run_id="r",
+                       shard="2/2", workers=1)
+    asyncio.run(execute(config))
+    db = tmp_path / "r" / "run.sqlite"
+    con = sqlite3.connect(db)
+    ids = {r[0] for r in con.execute("SELECT sample_id FROM trajectories")}
+    assert ids == {str(i) for i in range(8) if shard_index("icon/img2svg", str(i), 2) == 1}
+    victim = sorted(ids)[0]
+    # as a kill mid-sample leaves it: started, its round stored, not scored nor finished
+    tid = con.execute("SELECT id FROM trajectories WHERE sample_id=?", (victim,)).fetchone()[0]
+    con.execute("DELETE FROM round_scores WHERE trajectory_id=?", (tid,))
+    con.execute("DELETE FROM scores WHERE trajectory_id=?", (tid,))
+    con.execute("UPDATE trajectories SET status='running', finished=NULL WHERE id=?", (tid,))
+    con.commit()
+    con.close()
+    summary = asyncio.run(execute(RunConfig(out=str(tmp_path), run_id="r"), resume=True))
+    assert (summary.cleared, summary.done, summary.skipped) == (1, 1, len(ids) - 1)
+    con = sqlite3.connect(db)
+    assert {r[0] for r in con.execute("SELECT sample_id FROM trajectories WHERE status='done'")} == ids
+    con.close()
