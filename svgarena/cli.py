@@ -110,6 +110,8 @@ def run(
     batch_size: Annotated[int, typer.Option(help="Neural metrics: images per batch.")] = 16,
     half: Annotated[bool, typer.Option("--half", help="Neural metrics in fp16 autocast (CUDA only; fp32 is the parity default).")] = False,
     weights_dir: Annotated[Optional[str], typer.Option(help="Folder of metric checkpoints copied from elsewhere (or $SVGARENA_WEIGHTS); see `svgarena weights list`.")] = None,
+    shard: Annotated[Optional[str], typer.Option(help="K/N (1-based): run only the samples whose task and id hash to shard K of N; join the N runs with `svgarena merge`.")] = None,
+    no_score: Annotated[bool, typer.Option("--no-score", help="Score only what the runner scores as samples finish (pixel metrics, accuracy, tokens); leave neural and set-level metrics for `svgarena score`.")] = False,
 ) -> None:
     """Evaluate models on tasks; with no options, the bundled suite with the built-in baselines."""
     from rich.console import Console
@@ -132,11 +134,12 @@ def run(
         models_file=models_file, no_cache=no_cache, max_cost_usd=max_cost, max_tokens=max_tokens,
         video_frames=video_frames, rounds=rounds, feedback=feedback, select=select, samples=samples,
         temperature=temperature, preflight=not no_preflight, skip_unavailable=skip_unavailable,
-        choice_rule=choice, video_input=video_input,
+        choice_rule=choice, video_input=video_input, shard=shard,
     )
     progress = _BarProgress(console)
     try:
-        scoring = ScoringOptions(device=device, batch_size=batch_size, half=half, weights_dir=weights_dir)
+        scoring = ScoringOptions(device=device, batch_size=batch_size, half=half, weights_dir=weights_dir,
+                                 enabled=not no_score)
         summary = asyncio.run(execute(config, resume=resume is not None, progress=progress, scoring=scoring))
     except (SuiteError, *_USER_ERRORS) as exc:
         progress.stop()
@@ -542,6 +545,32 @@ def score(
     _print_results(load_results(run_dir), as_json)
     done = ", ".join(f"{m} {n}" for m, n in sorted(report_.scored.items())) or "nothing"
     typer.echo(f"scored in {report_.seconds:.1f} s: {done}", err=True)
+
+
+@app.command()
+def merge(
+    runs: Annotated[list[str], typer.Argument(help="The shard runs (ids under --out, run folders, or run.sqlite files).")],
+    into: Annotated[str, typer.Option(help="The merged run: an id under --out, or a folder path.")],
+    out: Annotated[str, typer.Option(help="Folder that holds run folders.")] = "runs",
+    device: Annotated[str, typer.Option(help="Scoring: auto (CUDA when present, else CPU), cpu, cuda or cuda:N.")] = "auto",
+    batch_size: Annotated[int, typer.Option(help="Scoring: images per batch.")] = 16,
+    weights_dir: Annotated[Optional[str], typer.Option(help="Folder of metric checkpoints (or $SVGARENA_WEIGHTS).")] = None,
+    reuse_sample_scores: Annotated[bool, typer.Option("--reuse-sample-scores", help="Keep the shards' per-sample scores; recompute only the set-level metrics (FID, FID-C, FVD) and what is missing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
+) -> None:
+    """Join shard runs (`run --shard K/N`) into one run: checked complete by key, every metric recomputed."""
+    from svgarena.harness import ScoringOptions, load_results, merge_runs
+    from svgarena.scoring import CheckpointMissing
+    from svgarena.tasks import SuiteError
+
+    options = ScoringOptions(device=device, batch_size=batch_size, weights_dir=weights_dir)
+    try:
+        report_ = merge_runs(runs, into, out=out, scoring=options, reuse_sample_scores=reuse_sample_scores)
+    except (CheckpointMissing, SuiteError, *_USER_ERRORS) as exc:
+        _fail(exc)
+    _print_results(load_results(report_.run_dir), as_json)
+    typer.echo(f"merged {len(report_.shards)} shard runs into {report_.run_dir}: {report_.trajectories} trajectories, "
+               f"{report_.attempts} attempts, {report_.artifacts} artifacts copied", err=True)
 
 
 weights_app = typer.Typer(help="Metric checkpoints: list them, fetch them, verify their hashes.", no_args_is_help=True)

@@ -4,11 +4,13 @@ from svgarena.harness._artifacts import ArtifactStore
 from svgarena.harness._config import RunConfig, new_run_id
 from svgarena.harness._html import HtmlReport, build_html
 from svgarena.harness._failures import failure_lines, failure_reasons, recent_failures, short_reason
+from svgarena.harness._merge import MergeError, MergeReport, merge_runs
 from svgarena.harness._meta import run_metadata
 from svgarena.harness._preflight import PreflightError, preflight
 from svgarena.harness._rescore import ScoringOptions, rescore, score_stored
 from svgarena.harness._report import collect, load_results, tables, usage_table
 from svgarena.harness._runner import DEFAULT_MODELS, Progress, RunSummary, execute
+from svgarena.harness._shard import Shard, parse_shard, shard_index
 from svgarena.harness._stats import Interval, bootstrap_mean, holm, mcnemar_exact, paired_bootstrap, wilcoxon_test
 from svgarena.harness._compare import compare_runs, compare_table
 from svgarena.harness._rounds import DEFAULT_EPSILON, load_rounds, rounds_report
@@ -39,6 +41,9 @@ __all__ = [
     "paired_bootstrap",
     "wilcoxon_test",
     "DEFAULT_MODELS",
+    "MergeError",
+    "MergeReport",
+    "Shard",
     "PreflightError",
     "Progress",
     "RunConfig",
@@ -54,12 +59,15 @@ __all__ = [
     "failure_lines",
     "failure_reasons",
     "load_results",
+    "merge_runs",
     "new_run_id",
+    "parse_shard",
     "recent_failures",
     "preflight",
     "rescore",
     "run_metadata",
     "score_stored",
+    "shard_index",
     "short_reason",
     "snapshot",
     "tables",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,8 @@ class ArtifactStore:
         path = self.path(digest, ext)
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(path.suffix + f".{os.getpid()}.tmp")
+            # unique per thread too: the runner writes artifacts from worker threads, the same bytes at once
+            tmp = path.with_suffix(path.suffix + f".{os.getpid()}.{threading.get_ident()}.tmp")
             tmp.write_bytes(data)
             os.replace(tmp, path)  # atomic: a killed run never leaves a half-written artifact
         return f"{digest}.{ext}"

@@ -45,6 +45,7 @@ class RunConfig:
     seed: int = 0
     preflight: bool = True  # check keys and local endpoints before the run folder is created
     skip_unavailable: bool = False  # True: run the models preflight passes, note the others
+    shard: str | None = None  # "K/N" (1-based): only the samples whose task + id hash to shard K of N
     out: str = "runs"
     run_id: str = field(default_factory=new_run_id)
 

@@ -23,6 +23,7 @@ def _clusters(sample_ids: list[str], epochs: list[int]) -> list[str] | None:
 
 
 def _interval(rows: list[tuple[str, int, float]], n_boot: int, seed: int) -> Interval:
+    rows = sorted(rows, key=lambda r: (r[0], r[1]))  # store order is completion order: intervals must not depend on it
     ids = [r[0] for r in rows]
     return bootstrap_mean([r[2] for r in rows], n_boot=n_boot, seed=seed,
                           clusters=_clusters(ids, [r[1] for r in rows]))

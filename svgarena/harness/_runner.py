@@ -158,12 +158,15 @@ def _plan(config: RunConfig) -> _Plan:
     registry = load_registry(config.models_file) if routed else None
     models = [get_model(name, registry) for name in names]
     specs = {m.name: registry.get(m.name) for m in models if registry and not m.name.startswith("baseline/")}
+    from svgarena.harness._shard import keep_shard, parse_shard
+
+    shard = parse_shard(config.shard) if config.shard else None
     units = []
     for model in models:
         for task in tasks:
             if model.supports(task) and not explicit:
                 continue  # the main job runs each baseline only where it can answer
-            units.append((task, model, list(_limited(iter_samples(root, task), config.limit))))
+            units.append((task, model, keep_shard(task.id, _limited(iter_samples(root, task), config.limit), shard)))
     return _Plan(models=models, units=units, specs=specs)
 
 
@@ -216,6 +219,10 @@ async def _execute(config: RunConfig, plan: _Plan, store: RunStore, progress: Pr
     solve = get_solver(config.solver)
     tokens = get_token_counter(config.tokenizer)
     store.update_meta(tokenizer=tokens.name)
+    if config.shard:  # which slice of the suite this run holds (`svgarena merge` checks it)
+        from svgarena.harness._shard import parse_shard
+
+        store.update_meta(shard=parse_shard(config.shard).describe())
     artifacts = ArtifactStore(config.run_dir / "artifacts")
     done = store.done_keys()
     calls = _CallLayer(config, plan)
@@ -335,12 +342,20 @@ async def _run_one(task: Task, sample: Sample, epoch: int, model: Model, config:
     tid = store.start_trajectory(key, subject=sample.subject)
 
     round_media: dict[int, dict[str, str]] = {}
+    writes: list[asyncio.Task] = []
+
+    async def write(attempt: Attempt, before: asyncio.Task | None) -> None:
+        # PNG encoding and artifact files run off the event loop (a 448x448 PNG costs tens of ms, which
+        # at hundreds of samples in flight stalls every model call); rows still go in round order
+        media, row = await asyncio.to_thread(_attempt_record, attempt, artifacts)
+        if before is not None:
+            await before
+        round_media[attempt.round] = media
+        row["media"] = media or None
+        store.add_attempt(tid, row)
 
     def on_attempt(attempt: Attempt) -> None:
-        round_media[attempt.round] = _round_media(attempt, artifacts)
-        row = _attempt_row(attempt, artifacts)
-        row["media"] = round_media[attempt.round] or None
-        store.add_attempt(tid, row)
+        writes.append(asyncio.get_running_loop().create_task(write(attempt, writes[-1] if writes else None)))
 
     ctx = SolverContext(
         renderer=renderer, animation=animation.get, spec=spec, extract_rule=config.extract_rule,
@@ -351,7 +366,11 @@ async def _run_one(task: Task, sample: Sample, epoch: int, model: Model, config:
     )
     bind = getattr(model, "for_trajectory", None)  # routed models number their calls per trajectory (cache keys)
     caller = bind("|".join((key.task, key.model, key.solver, key.sample_id, str(epoch))), epoch) if bind else model
-    traj = await solve(sample, task, caller, ctx)
+    try:
+        traj = await solve(sample, task, caller, ctx)
+    finally:
+        if writes:  # every reported round is in the store before the trajectory is scored and finished
+            await asyncio.gather(*writes)
     assert traj.attempts, "a solver must return at least one attempt"
     per_round = {}
     for attempt in traj.attempts:  # every round is scored; the selection picks the headline one
@@ -379,6 +398,11 @@ async def _run_one(task: Task, sample: Sample, epoch: int, model: Model, config:
         selection=config.select, selected_round=traj.selected_round, arm=arm,
     )
     return final.outcome
+
+
+def _attempt_record(attempt: Attempt, artifacts: ArtifactStore) -> tuple[dict[str, str], dict[str, Any]]:
+    """A round's media and its store row (artifacts written); thread-safe, for ``asyncio.to_thread``."""
+    return _round_media(attempt, artifacts), _attempt_row(attempt, artifacts)
 
 
 def _round_media(attempt: Attempt, artifacts: ArtifactStore) -> dict[str, str]:
