@@ -150,7 +150,8 @@ def run(
         progress.stop()
         typer.secho(f"error: {exc}; the run is saved, finish it with: svgarena run --resume {config.run_id} "
                     f"--out {out} (with --ray-address, or --executor local)", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2)
+        sys.stderr.flush()
+        os._exit(2)  # the store is closed; Ray's exit hooks would wait on the lost cluster
     except KeyboardInterrupt:
         progress.stop()
         console.print(f"interrupted; finish it later with: svgarena run --resume {config.run_id} --out {out}")

@@ -204,11 +204,11 @@ def _check_backend(config: RunConfig) -> None:
     check_choice(config.backend, config.renderer)
     if config.executor not in ("local", "ray"):
         raise ValueError(f"unknown --executor {config.executor!r}; use local or ray")
-    if config.executor == "ray":
-        from svgarena.sandboxes._ray import import_ray
+    if config.executor == "ray":  # connect now, in the main thread, so a missing cluster fails before the run folder
+        from svgarena.sandboxes._ray import connect
 
         try:
-            import_ray()
+            connect(config.ray_address)
         except RuntimeError as exc:
             raise ValueError(str(exc)) from None
     if config.backend == "docker":

@@ -19,7 +19,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -97,6 +99,55 @@ def _lost_errors(ray: Any) -> tuple[type[BaseException], ...]:
     ex = ray.exceptions
     return tuple(c for c in (getattr(ex, "RaySystemError", None), getattr(ex, "GetTimeoutError", None),
                              ConnectionError) if c is not None)
+
+
+class _HeadWatch:
+    """Probes the cluster head's GCS port from a daemon thread; names the loss once it stops answering.
+
+    Ray ends a driver whose GCS has been unreachable for a while (``gcs_rpc_server_reconnect_timeout_s``)
+    without a Python exception, so the executor watches for it itself and stops the run first.
+    """
+
+    def __init__(self, address: str, interval_s: float = 1.0, misses: int = 3) -> None:
+        self.address = address
+        self.lost: str | None = None
+        self._interval_s = interval_s
+        self._misses = misses
+        self._stop = threading.Event()
+        threading.Thread(target=self._loop, name="svgarena-ray-watch", daemon=True).start()
+
+    def _loop(self) -> None:
+        host, _, port = self.address.rpartition(":")
+        missed = 0
+        while not self._stop.wait(self._interval_s):
+            try:
+                socket.create_connection((host, int(port)), timeout=2.0).close()
+                missed = 0
+            except OSError:
+                missed += 1
+                if missed >= self._misses:
+                    self.lost = f"lost the Ray cluster: its head at {self.address} stopped answering"
+                    return
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+_WATCH: _HeadWatch | None = None
+
+
+def head_watch(ray: Any) -> _HeadWatch | None:
+    """The process's watch on the head it is connected to (None in Ray Client mode)."""
+    global _WATCH
+    try:
+        address = ray._private.worker.global_worker.node.gcs_address
+    except Exception:  # noqa: BLE001 - Ray Client (ray://) has no local node
+        return None
+    if _WATCH is None or _WATCH.address != address or _WATCH.lost:
+        if _WATCH is not None:
+            _WATCH.stop()
+        _WATCH = _HeadWatch(address)
+    return _WATCH
 
 
 # --- the actors (plain classes; ray.remote wraps them when a pool starts) ---------------------------
@@ -179,9 +230,10 @@ class ActorPool:
         self._options = {"num_cpus": 0, "max_restarts": 0, "max_task_retries": 0, **(options or {})}
         self._died = _died_errors(ray)
         self._lost = _lost_errors(ray)
+        self.watch = head_watch(ray)
         nodes = _node_cpus(ray)
         if not nodes:
-            raise ClusterLost("the Ray cluster has no live node with CPUs")
+            raise ClusterLost("lost the Ray cluster: it has no live node with CPUs")
         places = [node for node, cpus in nodes for _ in range(cpus)]
         if size is not None:  # an explicit total, spread over the nodes in turn
             by_node = [node for node, _ in nodes]
@@ -212,6 +264,7 @@ class ActorPool:
 
     def _replace_blocking(self, slot: _Slot) -> None:
         """A fresh actor in ``slot``'s place; ``ClusterLost`` when no node is left for it."""
+        self._check()
         try:
             self.ray.kill(slot.handle, no_restart=True)
         except Exception:  # noqa: BLE001 - it is dead already
@@ -221,7 +274,7 @@ class ActorPool:
         except Exception as exc:  # noqa: BLE001 - the GCS is gone
             raise ClusterLost(f"lost the Ray cluster while replacing a {self.kind} actor ({type(exc).__name__})") from None
         if not nodes:
-            raise ClusterLost(f"the Ray cluster has no live node left to run {self.kind} actors")
+            raise ClusterLost(f"lost the Ray cluster: no live node is left to run {self.kind} actors")
         live = {n for n, _ in nodes}
         if slot.node_id not in live:
             slot.node_id = nodes[self.replaced % len(nodes)][0]
@@ -230,13 +283,18 @@ class ActorPool:
         log.warning("a %s actor died; replaced it on node %s", self.kind, slot.node_id[:8])
 
     async def _replace(self, slot: _Slot) -> None:
-        try:
-            await asyncio.wait_for(asyncio.to_thread(self._replace_blocking, slot), _NODE_TIMEOUT_S)
-        except asyncio.TimeoutError:
-            raise ClusterLost(f"lost the Ray cluster: it did not answer in {_NODE_TIMEOUT_S:g} s while a "
-                              f"{self.kind} actor was replaced") from None
+        job = asyncio.ensure_future(asyncio.to_thread(self._replace_blocking, slot))
+        deadline = time.monotonic() + _NODE_TIMEOUT_S
+        while not job.done():
+            await asyncio.wait({job}, timeout=0.5)
+            self._check()
+            if time.monotonic() > deadline and not job.done():
+                raise ClusterLost(f"lost the Ray cluster: it did not answer in {_NODE_TIMEOUT_S:g} s while a "
+                                  f"{self.kind} actor was replaced")
+        job.result()
 
     async def call(self, method: str, *args: Any) -> Any:
+        self._check()
         if self._closed:
             raise ActorFailed(f"the {self.kind} actors are closed")
         idle = self._queue()
@@ -245,7 +303,7 @@ class ActorPool:
             last: BaseException | None = None
             for _ in range(2):
                 try:
-                    return await getattr(slot.handle, method).remote(*args)
+                    return await self._await(getattr(slot.handle, method).remote(*args))
                 except self._died as exc:
                     last = exc
                     await self._replace(slot)
@@ -256,6 +314,21 @@ class ActorPool:
         finally:
             idle.put_nowait(slot)
 
+    def _check(self) -> None:
+        if self.watch is not None and self.watch.lost:
+            raise ClusterLost(self.watch.lost)
+
+    async def _await(self, ref: Any) -> Any:
+        """The result of ``ref``, or ``ClusterLost`` as soon as the head stops answering."""
+        future = asyncio.wrap_future(ref.future())
+        while True:
+            done, _ = await asyncio.wait({future}, timeout=1.0)
+            if done:
+                return future.result()
+            if self.watch is not None and self.watch.lost:
+                future.cancel()
+                raise ClusterLost(self.watch.lost)
+
     def call_blocking(self, method: str, *args: Any, timeout_s: float | None = None) -> Any:
         """``call`` for synchronous code (the scoring pass), round robin over the actors."""
         self._turn = getattr(self, "_turn", -1) + 1
@@ -263,7 +336,7 @@ class ActorPool:
         last: BaseException | None = None
         for _ in range(2):
             try:
-                return self.ray.get(getattr(slot.handle, method).remote(*args), timeout=timeout_s)
+                return self._get_blocking(getattr(slot.handle, method).remote(*args), timeout_s)
             except self._died as exc:
                 last = exc
                 self._replace_blocking(slot)
@@ -271,6 +344,16 @@ class ActorPool:
                 raise ClusterLost(f"lost the Ray cluster during a {self.kind} call ({type(exc).__name__})") from None
         reason = str(last).strip().splitlines()[0] if last is not None and str(last).strip() else "actor died"
         raise ActorFailed(f"the {self.kind} actor died twice on this item (replaced each time): {reason}")
+
+    def _get_blocking(self, ref: Any, timeout_s: float | None) -> Any:
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            self._check()
+            ready, _ = self.ray.wait([ref], timeout=1.0)
+            if ready:
+                return self.ray.get(ref)
+            if deadline is not None and time.monotonic() > deadline:
+                raise self.ray.exceptions.GetTimeoutError(f"no answer from a {self.kind} actor in {timeout_s:g} s")
 
     def info(self) -> list[dict[str, Any]]:
         """Each live actor's ``info()`` (pids, for monitoring and tests)."""
@@ -280,6 +363,8 @@ class ActorPool:
         if self._closed:
             return
         self._closed = True
+        if self.watch is not None and self.watch.lost:
+            return  # nothing to stop: the actors went with the cluster
         refs = []
         for slot in self.slots:
             try:
