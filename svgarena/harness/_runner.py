@@ -121,6 +121,10 @@ async def execute(config: RunConfig, *, resume: bool = False, progress: Progress
     try:
         await _execute(config, plan, store, progress, summary)
         scoring = scoring or ScoringOptions()
+        if config.executor == "ray":  # the neural metrics of the end-of-run pass run in scoring actors
+            import dataclasses
+
+            scoring = dataclasses.replace(scoring, executor="ray", ray_address=config.ray_address)
         if scoring.enabled:
             score_stored(store, ArtifactStore(config.run_dir / "artifacts"), resolve_suite(config.suite, config.data),
                          scoring, only_missing=True, runner_pass=True, note=log.info)  # the report prints skips

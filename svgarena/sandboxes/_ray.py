@@ -222,8 +222,9 @@ class ActorPool:
     """
 
     def __init__(self, ray: Any, cls: type, args: tuple, *, kind: str, size: int | None = None,
-                 options: dict[str, Any] | None = None) -> None:
+                 options: dict[str, Any] | None = None, pin: bool = True) -> None:
         self.ray = ray
+        self.pin = pin
         self.kind = kind
         self._remote = ray.remote(cls)
         self._args = args
@@ -249,7 +250,7 @@ class ActorPool:
 
     def _start(self, node_id: str | None) -> Any:
         opts = dict(self._options)
-        if node_id is not None:
+        if node_id is not None and self.pin:
             from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
             opts["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node_id, soft=True)

@@ -36,8 +36,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):
     saved = {k: os.environ.get(k) for k in ("HOME", "RAY_ADDRESS")}
     os.environ["HOME"] = str(home)  # ~/.ray/auth_token and the like land here, not in the real home
     os.environ.pop("RAY_ADDRESS", None)
-    c = Cluster(initialize_head=True, connect=False,
-                head_node_args={"num_cpus": 1, "object_store_memory": OBJECT_STORE, "include_dashboard": False})
+    head = {"num_cpus": 1, "object_store_memory": OBJECT_STORE, "include_dashboard": False}
+    gpus = _cuda_devices()
+    if gpus:  # a GPU machine: the head offers its GPUs, so scoring actors take num_gpus=1 each
+        head["num_gpus"] = gpus
+    c = Cluster(initialize_head=True, connect=False, head_node_args=head)
     try:
         c.add_node(num_cpus=1, object_store_memory=OBJECT_STORE)
         c.wait_for_nodes()
@@ -53,6 +56,15 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):
                 os.environ[k] = v
 
 
+def _cuda_devices() -> int:
+    try:
+        import torch
+
+        return torch.cuda.device_count() if torch.cuda.is_available() else 0
+    except Exception:  # noqa: BLE001
+        return 0
+
+
 def _rows(db: Path) -> tuple[list, list]:
     con = sqlite3.connect(db)
     try:
@@ -65,8 +77,17 @@ def _rows(db: Path) -> tuple[list, list]:
         con.close()
 
 
-def test_ray_run_gives_the_local_run_numbers_and_bytes(cluster, tmp_path: Path) -> None:
+def test_ray_run_gives_the_local_run_numbers_and_bytes(cluster, tmp_path: Path, monkeypatch) -> None:
+    """Outcomes, pixel scores, a neural score (DINO, random weights, in the scoring actors) and the render bytes."""
     import json
+
+    from svgarena.harness import ScoringOptions
+    from tests.scoring._random_weights import write_dino
+
+    wdir = tmp_path / "weights"
+    wdir.mkdir()
+    write_dino(wdir)
+    scoring = ScoringOptions(metrics=["dino"], weights_dir=str(wdir), batch_size=2, image_size=64)
 
     tasks = ["icon/img2svg", "icon/edit/flip"] + (["animation/video2sani"] if chromium_path() else [])
     out = tmp_path / "runs"
@@ -74,7 +95,7 @@ def test_ray_run_gives_the_local_run_numbers_and_bytes(cluster, tmp_path: Path) 
     for executor in ("ray", "local"):
         config = RunConfig(tasks=tasks, models=["baseline/vtracer", "baseline/oracle"], limit=2, out=str(out),
                            run_id=executor, executor=executor, ray_address=cluster.address, animation_mode="fast")
-        summary = asyncio.run(execute(config))
+        summary = asyncio.run(execute(config, scoring=scoring))
         assert summary.done == len(tasks) * 2 * 2
         outcomes[executor] = summary.outcomes
     # vtracer cannot answer icon/edit (no input image): model_error there, on both executors
@@ -82,6 +103,8 @@ def test_ray_run_gives_the_local_run_numbers_and_bytes(cluster, tmp_path: Path) 
     (ray_trajs, ray_scores), (local_trajs, local_scores) = _rows(out / "ray" / "run.sqlite"), _rows(out / "local" / "run.sqlite")
     assert ray_trajs == local_trajs  # same outcomes, and the same artifact names: content hashes of the renders
     assert ray_scores == local_scores and len(ray_scores) >= len(ray_trajs)
+    dino = [row for row in ray_scores if row[3] == "dino"]
+    assert len(dino) == 8 and all(row[4] is not None for row in dino if row[0] == "icon/img2svg")
     pngs = 0
     for (*_, outcome, _answer, media) in ray_trajs:  # byte for byte: each run wrote its own copy of every render
         for kind, name in json.loads(media or "{}").items():
@@ -89,7 +112,9 @@ def test_ray_run_gives_the_local_run_numbers_and_bytes(cluster, tmp_path: Path) 
             pngs += kind == "png"
     assert pngs == sum(1 for t in ray_trajs if t[4] == "ok")
     con = sqlite3.connect(out / "ray" / "run.sqlite")
-    assert json.loads(con.execute("SELECT config FROM runs").fetchone()[0])["executor"] == "ray"
+    config_json, meta_json = con.execute("SELECT config, meta FROM runs").fetchone()
+    assert json.loads(config_json)["executor"] == "ray"
+    assert json.loads(meta_json)["scoring"]["executor"] == "ray"  # dino ran in the scoring actors
     con.close()
 
 
@@ -172,6 +197,35 @@ def test_actor_death_is_retried_once_then_a_typed_failure(cluster, tmp_path: Pat
     assert failure is not None and "died twice" in failure and always.replaced == 2
 
 
+@pytest.mark.gpu
+@pytest.mark.skipif(not _cuda_devices(), reason="no CUDA device")
+def test_scoring_actors_run_on_cuda_where_the_cluster_has_gpus(cluster) -> None:
+    from svgarena.scoring import ScoringContext
+    from svgarena.scoring._remote import RayScoring
+
+    scoring = RayScoring(ScoringContext(image_size=64))
+    try:
+        infos = scoring.info()
+    finally:
+        scoring.shutdown()
+    assert scoring.gpus == _cuda_devices() and len(infos) == scoring.gpus
+    assert all(i["cuda"] and i["device"].startswith("cuda") and i["gpus"] for i in infos)
+
+
+def test_cpu_scoring_actors_one_per_node_without_gpus(cluster) -> None:
+    from svgarena.scoring import ScoringContext
+    from svgarena.scoring._remote import RayScoring
+
+    if _cuda_devices():
+        pytest.skip("this machine has GPUs")
+    scoring = RayScoring(ScoringContext(image_size=64))
+    try:
+        infos = scoring.info()
+    finally:
+        scoring.shutdown()
+    assert scoring.gpus == 0 and [i["device"] for i in infos] == ["cpu", "cpu"]
+
+
 def test_renders_spread_over_both_nodes(cluster) -> None:
     renderer = RayRenderer("local")  # one actor per CPU of each node: two here
     try:
@@ -201,6 +255,7 @@ def _wait_done(db: Path, n: int, proc, timeout_s: float = 180) -> None:
         time.sleep(0.1)
 
 
+@pytest.mark.timeout(900)  # four CLI runs, each starting Ray actors: minutes on a loaded 2-core machine
 def test_driver_sigkill_resumes_and_a_lost_cluster_stops_the_run_resumably(cluster, tmp_path: Path) -> None:
     """Last in the module: it ends the module's cluster."""
     import subprocess
@@ -209,7 +264,7 @@ def test_driver_sigkill_resumes_and_a_lost_cluster_stops_the_run_resumably(clust
     from tests._servers import ChatServer
 
     svg = '<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><rect width="32" height="32" fill="red"/></svg>'
-    epochs, n_samples = 4, 14  # the bundled icon/text2svg has 14 samples
+    epochs, n_samples = 3, 14  # the bundled icon/text2svg has 14 samples
     total = epochs * n_samples
     out = tmp_path / "runs"
     ray.shutdown()  # this process must not be a driver of the cluster the test ends
