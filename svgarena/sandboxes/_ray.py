@@ -62,6 +62,10 @@ def connect(address: str | None = None) -> Any:
     if ray.is_initialized():
         return ray
     target = address or os.environ.get("RAY_ADDRESS") or "auto"
+    problem = _unreachable(target)
+    if problem:  # ray.init would retry for minutes
+        raise ClusterLost(f"cannot reach the Ray cluster at {target} ({problem}); start one with `ray start --head` "
+                          f"or pass --ray-address")
     try:
         ray.init(address=target, log_to_driver=False, logging_level=logging.WARNING,
                  runtime_env=_runtime_env())
@@ -70,6 +74,30 @@ def connect(address: str | None = None) -> Any:
         raise ClusterLost(f"cannot reach the Ray cluster at {target} ({msg}); start one with `ray start --head` "
                           f"or pass --ray-address") from None
     return ray
+
+
+def _unreachable(target: str, timeout_s: float = 5.0) -> str | None:
+    """Why ``target`` (auto, host:port, ray://host:port) does not answer a TCP connect, or None."""
+    address = target
+    if target.startswith("ray://"):
+        address = target[len("ray://"):]
+    elif target == "auto":
+        try:
+            from ray._private.services import canonicalize_bootstrap_address
+
+            address = canonicalize_bootstrap_address(target)
+        except Exception:  # noqa: BLE001 - no cluster recorded on this machine: ray.init says so
+            return None
+        if not address:
+            return None
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        return None  # not host:port; ray.init judges it
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        return f"{address}: {exc.strerror or type(exc).__name__}"
+    return None
 
 
 def _runtime_env() -> dict[str, Any] | None:

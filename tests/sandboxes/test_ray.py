@@ -77,6 +77,7 @@ def _rows(db: Path) -> tuple[list, list]:
         con.close()
 
 
+@pytest.mark.timeout(900)  # two runs of three tasks, DINO on CPU: minutes on a loaded 2-core machine
 def test_ray_run_gives_the_local_run_numbers_and_bytes(cluster, tmp_path: Path, monkeypatch) -> None:
     """Outcomes, pixel scores, a neural score (DINO, random weights, in the scoring actors) and the render bytes."""
     import json
@@ -93,18 +94,18 @@ def test_ray_run_gives_the_local_run_numbers_and_bytes(cluster, tmp_path: Path, 
     out = tmp_path / "runs"
     outcomes = {}
     for executor in ("ray", "local"):
-        config = RunConfig(tasks=tasks, models=["baseline/vtracer", "baseline/oracle"], limit=2, out=str(out),
+        config = RunConfig(tasks=tasks, models=["baseline/vtracer", "baseline/oracle"], limit=1, out=str(out),
                            run_id=executor, executor=executor, ray_address=cluster.address, animation_mode="fast")
         summary = asyncio.run(execute(config, scoring=scoring))
-        assert summary.done == len(tasks) * 2 * 2
+        assert summary.done == len(tasks) * 2
         outcomes[executor] = summary.outcomes
     # vtracer cannot answer icon/edit (no input image): model_error there, on both executors
-    assert outcomes["ray"] == outcomes["local"] == {"ok": len(tasks) * 4 - 2, "model_error": 2}
+    assert outcomes["ray"] == outcomes["local"] == {"ok": len(tasks) * 2 - 1, "model_error": 1}
     (ray_trajs, ray_scores), (local_trajs, local_scores) = _rows(out / "ray" / "run.sqlite"), _rows(out / "local" / "run.sqlite")
     assert ray_trajs == local_trajs  # same outcomes, and the same artifact names: content hashes of the renders
     assert ray_scores == local_scores and len(ray_scores) >= len(ray_trajs)
     dino = [row for row in ray_scores if row[3] == "dino"]
-    assert len(dino) == 8 and all(row[4] is not None for row in dino if row[0] == "icon/img2svg")
+    assert len(dino) == 4 and all(row[4] is not None for row in dino if row[0] == "icon/img2svg")
     pngs = 0
     for (*_, outcome, _answer, media) in ray_trajs:  # byte for byte: each run wrote its own copy of every render
         for kind, name in json.loads(media or "{}").items():
