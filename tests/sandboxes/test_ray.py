@@ -198,6 +198,19 @@ def test_actor_death_is_retried_once_then_a_typed_failure(cluster, tmp_path: Pat
     assert failure is not None and "died twice" in failure and always.replaced == 2
 
 
+def test_blocking_calls_of_the_scoring_pass_retry_once_too(cluster, tmp_path: Path) -> None:
+    once = ActorPool(ray, _DiesOnce, (str(tmp_path / "marker"),), kind="scoring", size=1)
+    always = ActorPool(ray, _AlwaysDies, (str(tmp_path / "unused"),), kind="scoring", size=1)
+    try:
+        assert once.call_blocking("work", 5) == 10 and once.replaced == 1
+        with pytest.raises(ActorFailed, match="died twice"):
+            always.call_blocking("work", 1)
+        assert always.replaced == 2
+    finally:
+        once.shutdown()
+        always.shutdown()
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not _cuda_devices(), reason="no CUDA device")
 def test_scoring_actors_run_on_cuda_where_the_cluster_has_gpus(cluster) -> None:
