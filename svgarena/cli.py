@@ -95,6 +95,8 @@ def run(
     animation_mode: Annotated[str, typer.Option(help="Animated answers: sarena-exact (150 frames, H.264 at 448 and 128) or fast (only the 8 metric frames).")] = "sarena-exact",
     backend: Annotated[str, typer.Option(help="Where static renders run: local (jailed worker processes) or docker (renderer containers).")] = "local",
     renderer: Annotated[str, typer.Option(help="Static rasteriser: cairosvg (SArena's) or resvg.")] = "cairosvg",
+    executor: Annotated[Optional[str], typer.Option(help="Where renders and neural scoring run: local (this machine's worker pools) or ray (actors on a Ray cluster; model calls and the store stay here). Default: local, or the resumed run's.")] = None,
+    ray_address: Annotated[Optional[str], typer.Option(help="--executor ray: the cluster, auto or ray://host:10001 (default: $RAY_ADDRESS, else auto).")] = None,
     extract: Annotated[str, typer.Option(help="SVG extraction rule: official or vlmevalkit.")] = "official",
     choice: Annotated[str, typer.Option(help="Understanding answer rule: official (first character of the stripped reply), vlmevalkit (first A-D) or first-letter (heuristic).")] = "official",
     video_input: Annotated[str, typer.Option(help="video2sani input for models without native video: official (8 unlabelled JPEG frames) or labelled (PNG frames with timestamps).")] = "official",
@@ -135,6 +137,7 @@ def run(
         video_frames=video_frames, rounds=rounds, feedback=feedback, select=select, samples=samples,
         temperature=temperature, preflight=not no_preflight, skip_unavailable=skip_unavailable,
         choice_rule=choice, video_input=video_input, shard=shard,
+        executor=executor or ('local' if resume is None else None), ray_address=ray_address,
     )
     progress = _BarProgress(console)
     try:
@@ -144,6 +147,14 @@ def run(
     except (SuiteError, *_USER_ERRORS) as exc:
         progress.stop()
         _fail(exc)
+    except RuntimeError as exc:
+        if type(exc).__name__ != "ClusterLost":  # svgarena.sandboxes._ray, not imported unless used
+            raise
+        progress.stop()
+        typer.secho(f"error: {exc}; the run is saved, finish it with: svgarena run --resume {config.run_id} "
+                    f"--out {out} (with --ray-address, or --executor local)", fg=typer.colors.RED, err=True)
+        sys.stderr.flush()
+        os._exit(2)  # the store is closed; Ray's exit hooks would wait on the lost cluster
     except KeyboardInterrupt:
         progress.stop()
         console.print(f"interrupted; finish it later with: svgarena run --resume {config.run_id} --out {out}")

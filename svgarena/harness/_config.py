@@ -37,6 +37,8 @@ class RunConfig:
     workers: int | None = None  # render workers; None = one per core
     render_timeout_s: float = 10.0
     backend: str = "local"  # where static renders run: local (jailed processes) or docker
+    executor: str = "local"  # where renders and neural scoring run: local (worker pools) or ray (actors)
+    ray_address: str | None = None  # --executor ray: auto, ray://host:port, or None for $RAY_ADDRESS / auto
     renderer: str = "cairosvg"  # static rasteriser: cairosvg (SArena's) or resvg
     animation_mode: str = "sarena-exact"  # or "fast": only the frames the metrics read
     extract_rule: str = "official"

@@ -35,6 +35,8 @@ class ScoringOptions:
     weights_dir: str | None = None  # also $SVGARENA_WEIGHTS
     enabled: bool = True  # False: the runner leaves neural and set-level metrics for `svgarena score`
     image_size: int = 448  # SArena scores 448x448 renders; smaller only for tests and benchmarks
+    executor: str = "local"  # ray: per-sample neural metrics in scoring actors on the cluster
+    ray_address: str | None = None
 
 
 class _StoreSink:
@@ -126,12 +128,30 @@ def score_stored(store: RunStore, artifacts: ArtifactStore, root: Path, options:
 
         autocast(ctx.device, True)  # fails early, with one line, on a CPU
     groups = stored_groups(store, artifacts, root, note)
-    report = run_pass(groups, _StoreSink(store), ctx, metrics=metrics, only_missing=only_missing, note=note)
+    remote = None
+    if options.executor == "ray":
+        from svgarena.scoring._remote import RayScoring
+
+        remote = RayScoring(ctx, options.device, options.ray_address)
+    try:
+        report = run_pass(groups, _StoreSink(store), ctx, metrics=metrics, only_missing=only_missing, note=note,
+                          build=remote.build if remote is not None else None)
+    except BaseException as exc:
+        if type(exc).__name__ == "PassAborted":  # the cluster is gone: the run stops, resumable
+            from svgarena.sandboxes._ray import ClusterLost
+
+            raise ClusterLost(str(exc)) from None
+        raise
+    finally:
+        if remote is not None:
+            remote.shutdown()
     previous = [entry for entry in info["meta"].get("skipped_metrics", [])
                 if isinstance(entry, dict) and metrics is not None and not set(entry.get("metrics", ())) & metrics]
     current = [{"metrics": report.line_metrics.get(line, []), "line": line} for line in report.lines]
     store.update_meta(skipped_metrics=previous + current,
-                      scoring={"device": ctx.device, "half": ctx.half, "batch_size": ctx.batch_size})
+                      scoring={"device": ctx.device, "half": ctx.half, "batch_size": ctx.batch_size,
+                               **({"executor": "ray", "actors": remote.pool.size, "gpus": remote.gpus}
+                                  if remote is not None else {})})
     return report
 
 

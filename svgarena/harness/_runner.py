@@ -61,7 +61,8 @@ class RunSummary:
     spend: dict[str, dict[str, Any]] = field(default_factory=dict)  # per model: calls, retries, cache hits, tokens, USD
 
 # Settings a resume may change (None / False on the command line keeps the stored value).
-RESUME_OVERRIDES = ("max_cost_usd", "max_tokens", "no_cache", "models_file", "concurrency")
+RESUME_OVERRIDES = ("max_cost_usd", "max_tokens", "no_cache", "models_file", "concurrency", "ray_address",
+                    "executor")
 
 
 def open_run(config: RunConfig, resume: bool) -> tuple[RunConfig, RunStore]:
@@ -120,6 +121,10 @@ async def execute(config: RunConfig, *, resume: bool = False, progress: Progress
     try:
         await _execute(config, plan, store, progress, summary)
         scoring = scoring or ScoringOptions()
+        if config.executor == "ray":  # the neural metrics of the end-of-run pass run in scoring actors
+            import dataclasses
+
+            scoring = dataclasses.replace(scoring, executor="ray", ray_address=config.ray_address)
         if scoring.enabled:
             score_stored(store, ArtifactStore(config.run_dir / "artifacts"), resolve_suite(config.suite, config.data),
                          scoring, only_missing=True, runner_pass=True, note=log.info)  # the report prints skips
@@ -204,6 +209,15 @@ def _check_backend(config: RunConfig) -> None:
     from svgarena.sandboxes import check_choice
 
     check_choice(config.backend, config.renderer)
+    if config.executor not in ("local", "ray"):
+        raise ValueError(f"unknown --executor {config.executor!r}; use local or ray")
+    if config.executor == "ray":  # connect now, in the main thread, so a missing cluster fails before the run folder
+        from svgarena.sandboxes._ray import connect
+
+        try:
+            connect(config.ray_address)
+        except RuntimeError as exc:
+            raise ValueError(str(exc)) from None
     if config.backend == "docker":
         from svgarena.sandboxes import docker_problem
 
@@ -231,8 +245,15 @@ async def _execute(config: RunConfig, plan: _Plan, store: RunStore, progress: Pr
         {"task": t.id, "model": m.name, "total": len(s) * config.epochs} for t, m, s in plan.units]})
 
     spec = RenderSpec(timeout_s=config.render_timeout_s, renderer=config.renderer)
-    renderer = await asyncio.to_thread(open_backend, config.backend, config.workers, run=config.run_id)
-    animation = _LazyAnimation()
+    if config.executor == "ray":  # render actors on the cluster; model calls and the store stay here
+        from svgarena.sandboxes._ray import RayAnimation, RayRenderer
+
+        renderer = await asyncio.to_thread(RayRenderer, config.backend, config.workers, run=config.run_id,
+                                           address=config.ray_address)
+        animation = _LazyAnimation(lambda: RayAnimation(address=config.ray_address))
+    else:
+        renderer = await asyncio.to_thread(open_backend, config.backend, config.workers, run=config.run_id)
+        animation = _LazyAnimation()
     try:
         queues: dict[str, list[tuple[Task, Sample, int]]] = {}
         model_by_name = {m.name: calls.models.get(m.name, m) for m in plan.models}
@@ -450,13 +471,17 @@ def _limited(samples: Iterator[Sample], limit: int | None) -> Iterator[Sample]:
 class _LazyAnimation:
     """Starts the browser renderer only when an animated answer first needs it."""
 
-    def __init__(self) -> None:
+    def __init__(self, factory: Any = None) -> None:
         self._renderer: Any = None
         self._lock = asyncio.Lock()
+        self._factory = factory  # None: a BrowserAnimationRenderer here
 
     async def get(self) -> Any:
         async with self._lock:
             if self._renderer is None:
+                if self._factory is not None:
+                    self._renderer = await asyncio.to_thread(self._factory)
+                    return self._renderer
                 from svgarena.sandboxes import BrowserAnimationRenderer
 
                 self._renderer = BrowserAnimationRenderer()

@@ -94,8 +94,12 @@ def _score_safely(metric: Metric, batch: Batch, ctx: ScoringContext) -> list[Sam
 
 
 def run_pass(groups: Iterable[Group], sink: Sink, ctx: ScoringContext, *, metrics: Iterable[str] | None = None,
-             only_missing: bool = False, note: Callable[[str], None] = log.info) -> PassReport:
-    """Score ``groups`` on each task's metrics (restricted to ``metrics`` when given)."""
+             only_missing: bool = False, note: Callable[[str], None] = log.info,
+             build: Callable[[str], Metric] | None = None) -> PassReport:
+    """Score ``groups`` on each task's metrics (restricted to ``metrics`` when given).
+
+    ``build(name)`` makes each metric (default: the registry's factory); the Ray executor passes
+    one that runs the neural metrics in scoring actors."""
     wanted = set(metrics) if metrics is not None else None
     report = PassReport()
     started = time.monotonic()
@@ -112,7 +116,7 @@ def run_pass(groups: Iterable[Group], sink: Sink, ctx: ScoringContext, *, metric
             report.skipped[name] = "no implementation in this version"
             unavailable.append(name)
             return None
-        metric = METRICS[name]()
+        metric = build(name) if build is not None else METRICS[name]()
         try:
             metric.prepare(ctx)
         except CheckpointMissing as exc:

@@ -1,0 +1,149 @@
+"""The neural part of a scoring pass in Ray actors (``--executor ray``).
+
+Each per-sample neural metric (DINO, CLIP, LPIPS, ViCLIP, ...) becomes a ``RemoteMetric`` whose
+``score`` loads the batch here (the driver reads the run's files: renders, frames, references)
+and ships it to a scoring actor as numpy arrays; the actor holds the networks, built once, on its
+own best device: one actor per GPU of the cluster (``num_gpus=1``), else one CPU actor per node.
+Set-level metrics (FID, FID-C, FVD) keep their feature accumulators in the driver's pass, as
+pixel metrics do. A missing checkpoint on the actors' nodes is skipped with the usual line.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from svgarena.scoring._batch import Batch
+from svgarena.scoring._metrics import METRICS, Metric, ScoringContext
+from svgarena.scoring._scorer import SampleScore
+from svgarena.tasks._types import AnswerKind
+
+
+class PassAborted(BaseException):
+    """The cluster is gone: stop the whole pass (a metric's ``Exception`` would only cost one sample)."""
+
+
+class ScoringActor:
+    """Holds one ``ScoringContext`` (networks built once) and the metrics it has prepared."""
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        import svgarena.scoring  # noqa: F401 - registers every metric module
+        from svgarena.scoring._torch import resolve_device
+
+        self.ctx = ScoringContext(device=resolve_device(settings.get("device") or "auto"),
+                                  half=bool(settings.get("half")), batch_size=int(settings.get("batch_size") or 16),
+                                  weights_dir=Path(settings["weights_dir"]) if settings.get("weights_dir") else None,
+                                  image_size=int(settings["image_size"]),
+                                  tokenizer=settings.get("tokenizer"))
+        if self.ctx.half:
+            from svgarena.scoring._torch import autocast
+
+            autocast(self.ctx.device, True)
+        self.metrics: dict[str, Metric] = {}
+
+    def prepare(self, name: str) -> tuple | None:
+        """None once ``name`` is ready; ``("missing", checkpoint, looked, metrics)`` for a missing checkpoint."""
+        from svgarena.scoring._weights import CheckpointMissing
+
+        if name in self.metrics:
+            return None
+        metric = METRICS[name]()
+        try:
+            metric.prepare(self.ctx)
+        except CheckpointMissing as exc:  # it does not pickle as itself: rebuilt by the driver
+            return ("missing", exc.checkpoint.name, exc.looked, exc.metrics)
+        self.metrics[name] = metric
+        return None
+
+    def score(self, name: str, batch: Batch) -> list[SampleScore]:
+        missing = self.prepare(name)
+        if missing is not None:
+            raise RuntimeError(f"{name} cannot be loaded on this node (checkpoint {missing[1]} is missing)")
+        return self.metrics[name].score(batch, self.ctx)
+
+    def info(self) -> dict[str, Any]:
+        import torch
+
+        return {"pid": os.getpid(), "device": self.ctx.device, "cuda": torch.cuda.is_available(),
+                "gpus": os.environ.get("CUDA_VISIBLE_DEVICES", "")}
+
+    def close(self) -> None:
+        self.metrics.clear()
+        self.ctx._nets.clear()
+
+
+def ship(batch: Batch) -> Batch:
+    """The batch with every array its metrics read already loaded (files stay on the driver's disk)."""
+    out = Batch(batch.task, list(batch.items), batch.size)
+    video = batch.task.answer is AnswerKind.ANIMATED_SVG
+    for i in range(len(out)):
+        loaders = (out.ref_frames, out.pred_frames) if video else (out.ref_image, out.pred_image)
+        for load in loaders:
+            try:
+                load(i)  # cached in the batch (an unreadable file is cached as its error)
+            except Exception:  # noqa: BLE001 - the metric reports it, per sample, in the actor
+                pass
+    return out
+
+
+class RemoteMetric(Metric):
+    """A per-sample neural metric whose batches are scored in the scoring actors."""
+
+    def __init__(self, name: str, pool: Any) -> None:
+        local = METRICS[name]()
+        self.name = name
+        self.checkpoints = local.checkpoints
+        self.neural = True
+        self.set_level = False
+        self.pool = pool
+
+    def prepare(self, ctx: ScoringContext) -> None:
+        from svgarena.scoring._weights import CHECKPOINTS, CheckpointMissing
+
+        missing = self._call("prepare", self.name)
+        if missing is not None:
+            _, checkpoint, looked, metrics = missing
+            raise CheckpointMissing(CHECKPOINTS[checkpoint], looked, metrics)
+
+    def score(self, batch: Batch, ctx: ScoringContext) -> list[SampleScore]:
+        return self._call("score", self.name, ship(batch))
+
+    def _call(self, method: str, *args: Any) -> Any:
+        from svgarena.sandboxes._ray import ClusterLost
+
+        try:
+            return self.pool.call_blocking(method, *args)
+        except ClusterLost as exc:
+            raise PassAborted(str(exc)) from None
+
+
+class RayScoring:
+    """The scoring actors of one pass; ``build(name)`` gives the metric a pass should run."""
+
+    def __init__(self, ctx: ScoringContext, device: str = "auto", address: str | None = None) -> None:
+        from svgarena.sandboxes._ray import ActorPool, alive_nodes, connect
+
+        ray = connect(address)
+        gpus = int(ray.cluster_resources().get("GPU", 0))
+        settings = {"device": device, "half": ctx.half, "batch_size": ctx.batch_size,
+                    "weights_dir": str(ctx.weights_dir) if ctx.weights_dir else None,
+                    "image_size": ctx.image_size, "tokenizer": ctx.tokenizer}
+        if gpus:
+            self.pool = ActorPool(ray, ScoringActor, (settings,), kind="scoring", size=gpus,
+                                  options={"num_gpus": 1}, pin=False)
+        else:
+            self.pool = ActorPool(ray, ScoringActor, (settings,), kind="scoring", size=len(alive_nodes(ray)))
+        self.gpus = gpus
+
+    def build(self, name: str) -> Metric:
+        local = METRICS[name]()
+        if local.neural and not local.set_level:
+            return RemoteMetric(name, self.pool)
+        return local
+
+    def info(self) -> list[dict[str, Any]]:
+        return self.pool.info()
+
+    def shutdown(self) -> None:
+        self.pool.shutdown()
