@@ -104,13 +104,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--address", default=None, help="an existing cluster (default: start a local one)")
     args = parser.parse_args()
+    if args.address is None:  # the local cluster binds to 127.0.0.1 only (read by ray at import)
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     import ray
 
     home = tempfile.mkdtemp(prefix="svgarena-ray-bench-")
     os.environ["HOME"] = home  # Ray 2.6x writes ~/.ray
     if args.address is None:
         ray.init(num_cpus=args.workers, object_store_memory=200 * 1024 * 1024, include_dashboard=False,
-                 log_to_driver=False)
+                 log_to_driver=False, _node_ip_address="127.0.0.1")
     try:
         asyncio.run(run(args))
     finally:

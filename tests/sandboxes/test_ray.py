@@ -26,6 +26,7 @@ from svgarena.sandboxes._ray import ActorFailed, ActorPool, RayRenderer  # noqa:
 pytestmark = pytest.mark.slow
 
 OBJECT_STORE = 100 * 1024 * 1024
+LOOPBACK = "127.0.0.1"  # every node and the driver on loopback (tests/conftest.py sets RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0)
 
 
 @pytest.fixture(scope="module")
@@ -36,15 +37,16 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):
     saved = {k: os.environ.get(k) for k in ("HOME", "RAY_ADDRESS")}
     os.environ["HOME"] = str(home)  # ~/.ray/auth_token and the like land here, not in the real home
     os.environ.pop("RAY_ADDRESS", None)
-    head = {"num_cpus": 1, "object_store_memory": OBJECT_STORE, "include_dashboard": False}
+    head = {"num_cpus": 1, "object_store_memory": OBJECT_STORE, "include_dashboard": False, "node_ip_address": LOOPBACK}
     gpus = _cuda_devices()
     if gpus:  # a GPU machine: the head offers its GPUs, so scoring actors take num_gpus=1 each
         head["num_gpus"] = gpus
     c = Cluster(initialize_head=True, connect=False, head_node_args=head)
     try:
-        c.add_node(num_cpus=1, object_store_memory=OBJECT_STORE)
+        c.add_node(num_cpus=1, object_store_memory=OBJECT_STORE, node_ip_address=LOOPBACK)
         c.wait_for_nodes()
-        ray.init(address=c.address, log_to_driver=False)
+        ray.init(address=c.address, log_to_driver=False, _node_ip_address=LOOPBACK)
+        assert {n["NodeManagerAddress"] for n in ray.nodes()} == {LOOPBACK}
         yield c
     finally:
         ray.shutdown()
