@@ -585,6 +585,10 @@ def _print_results(results: dict, as_json: bool) -> None:
         console.print(table)
     console.print(usage_table(results))
     _print_failure_reasons(console, results)
+    from svgarena.harness import official_edit_lines
+
+    for line in official_edit_lines(results):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     for note in results.get("notes", []):
         console.print(f"note: {note['text']}")
     for line in results.get("skipped_metrics", []):

@@ -2,6 +2,7 @@
 
 from svgarena.harness._artifacts import ArtifactStore
 from svgarena.harness._config import RunConfig, new_run_id
+from svgarena.harness._edit_overall import EDIT_OVERALL, edit_overall, official_edit_lines, official_token_length
 from svgarena.harness._failures import failure_lines, failure_reasons, recent_failures, short_reason
 from svgarena.harness._meta import run_metadata
 from svgarena.harness._preflight import PreflightError, preflight
@@ -16,6 +17,10 @@ from svgarena.harness._watch import watch as watch_run
 
 __all__ = [
     "ArtifactStore",
+    "EDIT_OVERALL",
+    "edit_overall",
+    "official_edit_lines",
+    "official_token_length",
     "Interval",
     "bootstrap_mean",
     "compare_runs",

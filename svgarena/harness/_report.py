@@ -119,6 +119,10 @@ def collect(store: RunStore, bootstrap: int = 1000) -> dict[str, Any]:
         from svgarena.harness._intervals import attach_intervals
 
         attach_intervals(store, results, n_boot=bootstrap, seed=int(info["config"].get("seed") or 0))
+    from svgarena.harness._edit_overall import edit_overall, insert_edit_overall
+
+    results = insert_edit_overall(results, edit_overall(store, results, n_boot=bootstrap,
+                                                        seed=int(info["config"].get("seed") or 0)))
     return {
         "run_id": info["run_id"], "status": info["status"], "config": info["config"], "meta": info["meta"],
         "tokenizer": info["meta"].get("tokenizer"), "results": results, "notes": store.notes(),
@@ -173,7 +177,8 @@ def tables(results: dict[str, Any]) -> list[Any]:
     out = []
     for metrics, rows in families.items():
         subjects = sorted({s for r in rows for s in r.get("accuracy_by_subject", {})})
-        title = ", ".join(dict.fromkeys(TASKS[r["task"]].kind if r["task"] in TASKS else r["task"] for r in rows))
+        title = ", ".join(dict.fromkeys(TASKS[r["task"]].kind if r["task"] in TASKS else r["task"]
+                                        for r in rows if not r.get("overall_of")))
         table = Table(title=title, title_justify="left", header_style="bold")
         table.add_column("task")
         table.add_column("model")
@@ -186,8 +191,10 @@ def tables(results: dict[str, Any]) -> list[Any]:
         for s in subjects:
             table.add_column(s, justify="right")
         table.add_column("failures")
-        for r in rows:
-            cells = [r["task"], r["model"] if r["solver"] == "direct" else f"{r['model']} [{r['solver']}]",
+        for i, r in enumerate(rows):
+            if r.get("overall_of") and i and not rows[i - 1].get("overall_of"):
+                table.add_section()  # the icon/edit headline rows: sample-weighted over their subtasks
+            cells = [f"{r['task']} (all {len(r['overall_of'])})" if r.get("overall_of") else r["task"], r["model"] if r["solver"] == "direct" else f"{r['model']} [{r['solver']}]",
                      _fmt("accuracy", r["success_rate"]) + _ci("accuracy", r.get("success_rate_ci"))]
             for m in metrics:
                 v = r["metrics"][m]
