@@ -97,6 +97,7 @@ def run(
     renderer: Annotated[str, typer.Option(help="Static rasteriser: cairosvg (SArena's) or resvg.")] = "cairosvg",
     extract: Annotated[str, typer.Option(help="SVG extraction rule: official or vlmevalkit.")] = "official",
     choice: Annotated[str, typer.Option(help="Understanding answer rule: official (first character of the stripped reply), vlmevalkit (first A-D) or first-letter (heuristic).")] = "official",
+    choice_judge: Annotated[Optional[str], typer.Option(help="Model that first reduces each understanding reply to A./B./C./D./X. with the official cleaning prompt (un_clean_result.py; officially gpt-4o-mini), then the official rule.")] = None,
     video_input: Annotated[str, typer.Option(help="video2sani input for models without native video: official (8 unlabelled JPEG frames) or labelled (PNG frames with timestamps).")] = "official",
     tokenizer: Annotated[Optional[str], typer.Option(help="Token-length tokenizer: internvl3-8b, smollm2, utf8-bytes (default: best available).")] = None,
     seed: Annotated[int, typer.Option(help="Seed recorded with the run.")] = 0,
@@ -132,7 +133,7 @@ def run(
         models_file=models_file, no_cache=no_cache, max_cost_usd=max_cost, max_tokens=max_tokens,
         video_frames=video_frames, rounds=rounds, feedback=feedback, select=select, samples=samples,
         temperature=temperature, preflight=not no_preflight, skip_unavailable=skip_unavailable,
-        choice_rule=choice, video_input=video_input,
+        choice_rule=choice, video_input=video_input, choice_judge=choice_judge,
     )
     progress = _BarProgress(console)
     try:

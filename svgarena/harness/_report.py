@@ -252,6 +252,12 @@ def usage_table(results: dict[str, Any]) -> Any:
             paid = spend.get(model)
             row += [str(paid["cache_hits"]), f"{paid['cost_usd']:.4f}"] if paid else ["-", "-"]
         table.add_row(*row)
+    for model, paid in sorted(spend.items()):  # a model with calls but no attempts of its own: --choice-judge
+        if model not in per_model:
+            table.add_row(f"{model} (judge)" if model == (results.get("config") or {}).get("choice_judge") else model,
+                          str(paid["calls"]), str(paid["retries"]), str(paid["input_tokens"]),
+                          str(paid["output_tokens"]), f"{paid['cost_usd']:.4f}", "-",
+                          str(paid["cache_hits"]), f"{paid['cost_usd']:.4f}")
     if spend:
         table.caption = ("calls/retries/tokens/cost: the attempts kept; paid $: every call the run made, "
                          "resumes and retries included; cache hits cost nothing")

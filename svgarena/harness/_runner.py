@@ -139,6 +139,7 @@ class _Plan:
     models: list[Model]
     units: list[tuple[Task, Model, list[Sample]]]
     specs: dict[str, Any] = field(default_factory=dict)  # model name -> its registry ModelSpec (None for a bare route)
+    judge: Model | None = None  # --choice-judge
 
 
 def _plan(config: RunConfig) -> _Plan:
@@ -154,7 +155,7 @@ def _plan(config: RunConfig) -> _Plan:
     from svgarena.agents import load_registry
 
     names = config.models or list(DEFAULT_MODELS)
-    routed = config.models_file or any(not n.startswith("baseline/") for n in names)
+    routed = config.models_file or config.choice_judge or any(not n.startswith("baseline/") for n in names)
     registry = load_registry(config.models_file) if routed else None
     models = [get_model(name, registry) for name in names]
     specs = {m.name: registry.get(m.name) for m in models if registry and not m.name.startswith("baseline/")}
@@ -164,7 +165,13 @@ def _plan(config: RunConfig) -> _Plan:
             if model.supports(task) and not explicit:
                 continue  # the main job runs each baseline only where it can answer
             units.append((task, model, list(_limited(iter_samples(root, task), config.limit))))
-    return _Plan(models=models, units=units, specs=specs)
+    judge = None
+    if config.choice_judge:
+        from svgarena.agents._choice_judge import resolve_judge
+
+        judge = resolve_judge(config.choice_judge, registry)
+        specs.setdefault(judge.name, registry.get(judge.name) if registry else None)
+    return _Plan(models=models, units=units, specs=specs, judge=judge)
 
 
 def _check_arm(config: RunConfig) -> None:
@@ -186,7 +193,10 @@ def _preflight_plan(config: RunConfig, plan: _Plan) -> dict[str, str]:
         return {}
     from svgarena.harness._preflight import PreflightError, preflight
 
-    problems = preflight(plan.models)
+    judge = [plan.judge] if plan.judge is not None and plan.judge.name not in {m.name for m in plan.models} else []
+    problems = preflight(plan.models + judge)
+    if plan.judge is not None and plan.judge.name in problems:  # no run can go on without its judge
+        raise PreflightError({plan.judge.name: problems[plan.judge.name]})
     if not problems:
         return {}
     if not config.skip_unavailable:
@@ -244,6 +254,7 @@ async def _execute(config: RunConfig, plan: _Plan, store: RunStore, progress: Pr
                 progress.advance(task.id, model.name, Outcome.OK)
             queues.setdefault(model.name, []).extend(todo)
 
+        judge = calls.models.get(plan.judge.name) if plan.judge is not None else None
         stop = asyncio.Event()  # set when a budget cap is reached: no worker takes another sample
 
         async def worker(model: Model, units: Iterator[tuple[Task, Sample, int]]) -> None:
@@ -252,7 +263,7 @@ async def _execute(config: RunConfig, plan: _Plan, store: RunStore, progress: Pr
                     return
                 try:
                     outcome = await _run_one(task, sample, epoch, model, config, store, artifacts, renderer,
-                                             animation, spec, solve, tokens)
+                                             animation, spec, solve, tokens, judge=judge)
                 except BudgetExceeded as exc:  # the sample stays unfinished; a resume with a higher cap redoes it
                     if summary.stopped is None:
                         summary.stopped = str(exc)
@@ -286,6 +297,8 @@ class _CallLayer:
         self.models: dict[str, Any] = {}
         self.ledger = self.cache = None
         routed = [m for m in plan.models if isinstance(m, LiteLLMModel)]
+        if plan.judge is not None and plan.judge.name not in {m.name for m in routed}:
+            routed.append(plan.judge)
         if not routed:
             return
         from svgarena.agents import import_litellm
@@ -328,7 +341,7 @@ class _CallLayer:
 
 async def _run_one(task: Task, sample: Sample, epoch: int, model: Model, config: RunConfig, store: RunStore,
                    artifacts: ArtifactStore, renderer: Any, animation: "_LazyAnimation", spec: RenderSpec,
-                   solve: Any, tokens: Any) -> Outcome:
+                   solve: Any, tokens: Any, judge: Any = None) -> Outcome:
     from svgarena.scoring import score_sample
 
     key = TrajectoryKey(task.id, model.name, config.solver, sample.id, epoch)
@@ -349,6 +362,14 @@ async def _run_one(task: Task, sample: Sample, epoch: int, model: Model, config:
         samples=config.samples, temperature=config.temperature,
         vision=bool(getattr(getattr(model, "inner", model), "images", True)), video_input=config.video_input,
     )
+    if judge is not None and task.answer is AnswerKind.CHOICE:
+        judge_traj = "|".join((key.task, key.model, key.solver, key.sample_id, str(epoch), "choice-judge"))
+        ctx.choice_judge_name = judge.name
+
+        async def call_judge(messages: list[dict[str, Any]], round_no: int) -> Any:
+            return await judge.call(messages, epoch=epoch, trajectory=judge_traj, call_index=round_no)
+
+        ctx.choice_judge = call_judge
     bind = getattr(model, "for_trajectory", None)  # routed models number their calls per trajectory (cache keys)
     caller = bind("|".join((key.task, key.model, key.solver, key.sample_id, str(epoch))), epoch) if bind else model
     traj = await solve(sample, task, caller, ctx)
