@@ -118,8 +118,8 @@ async def execute(config: RunConfig, *, resume: bool = False, progress: Progress
         summary.cleared = store.clear_unfinished()
         store.init_run(config.run_id, config.to_dict(), {})
     try:
-        await _execute(config, plan, store, progress, summary)
         scoring = scoring or ScoringOptions()
+        await _execute(config, plan, store, progress, summary, half=scoring.half)
         if scoring.enabled:
             score_stored(store, ArtifactStore(config.run_dir / "artifacts"), resolve_suite(config.suite, config.data),
                          scoring, only_missing=True, runner_pass=True, note=log.info)  # the report prints skips
@@ -219,7 +219,8 @@ def _check_backend(config: RunConfig) -> None:
             raise ValueError(f"the docker backend cannot run: {problem}")
 
 
-async def _execute(config: RunConfig, plan: _Plan, store: RunStore, progress: Progress, summary: RunSummary) -> None:
+async def _execute(config: RunConfig, plan: _Plan, store: RunStore, progress: Progress, summary: RunSummary,
+                   half: bool = False) -> None:
     from svgarena.sandboxes import open_backend
     from svgarena.scoring import get_token_counter
 
@@ -230,6 +231,12 @@ async def _execute(config: RunConfig, plan: _Plan, store: RunStore, progress: Pr
     done = store.done_keys()
     calls = _CallLayer(config, plan)
     store.update_meta(models=calls.described())
+    from svgarena.harness._protocol import protocol_differences
+
+    policies = [m.policy.max_retries for m in calls.models.values()]
+    store.update_meta(protocol_differences=protocol_differences(  # what differs from the official scripts
+        config, tokenizer=tokens.name, max_retries=max(policies) if policies else None, half=half,
+        routed=bool(calls.models)))
     store.put_heartbeat("plan", {"units": [  # what `svgarena watch` counts progress against
         {"task": t.id, "model": m.name, "total": len(s) * config.epochs} for t, m, s in plan.units]})
 

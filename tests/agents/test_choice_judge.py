@@ -95,6 +95,16 @@ def test_judge_cleans_replies_and_its_calls_are_recorded(tmp_path: Path) -> None
     # the judge's calls are in the run's ledger (its spend shows under its own name)
     assert results["spend"]["judge"]["calls"] == 3
     assert results["config"]["choice_judge"] == "judge"
+    diffs = {d["setting"]: d for d in results["meta"]["protocol_differences"]}
+    assert diffs["choice judge"]["svgarena"] == "judge" and "gpt-4o-mini" in diffs["choice judge"]["official"]
+    assert diffs["API retries"]["svgarena"].startswith("up to 6 tries")
+    from rich.console import Console
+
+    from svgarena.harness import usage_table
+
+    console = Console(width=200, record=True)
+    console.print(usage_table(results))
+    assert "judge (judge)" in console.export_text()
     # and its replies are in the run's reply cache (a rerun of the same request is not paid twice)
     assert _q(db.parent / "calls.sqlite", "SELECT count(*) FROM replies WHERE model='judge'") == [(3,)]
 
