@@ -99,7 +99,7 @@ def run(
     choice: Annotated[str, typer.Option(help="Understanding answer rule: official (first character of the stripped reply), vlmevalkit (first A-D) or first-letter (heuristic).")] = "official",
     choice_judge: Annotated[Optional[str], typer.Option(help="Model that first reduces each understanding reply to A./B./C./D./X. with the official cleaning prompt (un_clean_result.py; officially gpt-4o-mini), then the official rule.")] = None,
     video_input: Annotated[str, typer.Option(help="video2sani input for models without native video: official (8 unlabelled JPEG frames) or labelled (PNG frames with timestamps).")] = "official",
-    tokenizer: Annotated[Optional[str], typer.Option(help="Token-length tokenizer: internvl3-8b, smollm2, utf8-bytes (default: best available).")] = None,
+    tokenizer: Annotated[Optional[str], typer.Option(help="Token-length tokenizer: internvl3-8b, qwen2.5 (its BPE, bundled), smollm2, utf8-bytes (default: best available).")] = None,
     seed: Annotated[int, typer.Option(help="Seed recorded with the run.")] = 0,
     out: Annotated[str, typer.Option(help="Folder that holds run folders.")] = "runs",
     run_id: Annotated[Optional[str], typer.Option(help="Name of a new run (default: timestamp).")] = None,
