@@ -185,6 +185,16 @@ def _check_arm(config: RunConfig) -> None:
         raise ValueError(f"unknown --feedback {config.feedback!r}; use {' or '.join(FEEDBACK_MODES)}")
     if config.rounds < 1 or config.samples < 1:
         raise ValueError("--rounds and --samples must be at least 1")
+    if config.animation_mode not in ("sarena-exact", "fast"):
+        raise ValueError(f"unknown --animation-mode {config.animation_mode!r}; use sarena-exact or fast")
+    if config.tokenizer is not None:  # a bad or unloadable --tokenizer fails before the run folder exists
+        from svgarena.scoring import get_token_counter
+        from svgarena.scoring._tokens import TokenizerUnavailable
+
+        try:
+            get_token_counter(config.tokenizer)
+        except TokenizerUnavailable as exc:
+            raise ValueError(f"--tokenizer {config.tokenizer}: {exc}") from None
 
 
 def _preflight_plan(config: RunConfig, plan: _Plan) -> dict[str, str]:
