@@ -7,7 +7,7 @@ from svgarena.harness._failures import failure_lines, failure_reasons, recent_fa
 from svgarena.harness._meta import run_metadata
 from svgarena.harness._preflight import PreflightError, preflight
 from svgarena.harness._rescore import ScoringOptions, rescore, score_stored
-from svgarena.harness._report import collect, load_results, tables, usage_table
+from svgarena.harness._report import collect, legend, load_results, tables, usage_table
 from svgarena.harness._runner import DEFAULT_MODELS, Progress, RunSummary, execute
 from svgarena.harness._stats import Interval, bootstrap_mean, holm, mcnemar_exact, paired_bootstrap, wilcoxon_test
 from svgarena.harness._compare import compare_runs, compare_table
@@ -44,6 +44,7 @@ __all__ = [
     "execute",
     "failure_lines",
     "failure_reasons",
+    "legend",
     "load_results",
     "new_run_id",
     "recent_failures",

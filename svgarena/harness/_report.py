@@ -214,12 +214,26 @@ def tables(results: dict[str, Any]) -> list[Any]:
                 cells.append(_fmt("accuracy", r.get("accuracy_by_subject", {}).get(s)))
             cells.append(", ".join(f"{k} {v}" for k, v in sorted(r["failures"].items())) or "-")
             table.add_row(*cells)
-        table.caption = ("cells: SArena view, failed samples scored as black (successful samples only); "
-                         "FID/FID-C/FVD: all references vs all predictions with black substitutes "
-                         "(vs successful predictions only); SR = success rate; n/c = not computed in this run; "
-                         "\\[lo, hi]: 95% bootstrap interval over samples; * point estimate (no interval)")
         out.append(table)
     return out
+
+
+def legend(results: dict[str, Any]) -> str:
+    """The one caption of a report, printed once under all its tables (only the parts that apply)."""
+    rows = results.get("results", [])
+    metrics = {m for r in rows for m in r.get("metrics", {})}
+    parts = ["cells: SArena view, failed samples scored as black (successful samples only)"]
+    if metrics & {"fid", "fid_c", "fvd"}:
+        parts.append("FID/FID-C/FVD: all references vs all predictions with black substitutes "
+                     "(vs successful predictions only); * point estimate (no interval)")
+    parts.append("SR = success rate")
+    if any(not v.get("computed", True) for r in rows for v in r.get("metrics", {}).values()):
+        parts.append("n/c = not computed in this run")
+    if any(r.get("success_rate_ci") for r in rows):
+        parts.append("[lo, hi]: 95% bootstrap interval over samples")
+    if any(r.get("overall_of") for r in rows):
+        parts.append("icon/edit (all N): one sample-weighted mean over its N subtasks, as the paper's edit row")
+    return "; ".join(parts)
 
 
 def _spend(store: RunStore) -> dict[str, Any]:

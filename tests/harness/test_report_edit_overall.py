@@ -125,3 +125,25 @@ def test_overall_row_in_the_table(tmp_path: Path) -> None:
     (line,) = official_edit_lines(results)
     assert "official evaluate_edit.py token length" in line
     store.close()
+
+
+def test_one_caption_per_report(tmp_path: Path) -> None:
+    """The legend is printed once under all tables, not repeated as every table's caption."""
+    from typer.testing import CliRunner
+
+    from svgarena.cli import app
+
+    store = _store(tmp_path, _data())
+    # a second task family, so the report has more than one table
+    tid = store.start_trajectory(TrajectoryKey("icon/understanding", "m", "direct", "u1"))
+    store.finish_trajectory(tid, outcome="ok", answer="A", scores=[("accuracy", 100.0, True, None)])
+    store.set_status("finished")
+    store.close()
+    res = CliRunner().invoke(app, ["report", str(tmp_path), "--bootstrap", "20"])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.count("cells: SArena view") == 1
+    assert res.stdout.count("understanding") >= 1 and res.stdout.count("edit") >= 1
+    assert "icon/edit (all N): one sample-weighted mean" in res.stdout
+    assert "[lo, hi]: 95% bootstrap interval" in res.stdout
+    for table in tables(collect(RunStore.open_existing(tmp_path / "run.sqlite"), bootstrap=0)):
+        assert not table.caption
