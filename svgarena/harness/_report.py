@@ -249,6 +249,8 @@ def usage_table(results: dict[str, Any]) -> Any:
 
     per_model: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for r in results["results"]:
+        if r.get("overall_of"):  # the icon/edit row repeats its subtasks' usage
+            continue
         for k, v in r["usage"].items():
             per_model[r["model"]][k] += v
     table = Table(title="usage per model", title_justify="left", header_style="bold")

@@ -147,3 +147,22 @@ def test_one_caption_per_report(tmp_path: Path) -> None:
     assert "[lo, hi]: 95% bootstrap interval" in res.stdout
     for table in tables(collect(RunStore.open_existing(tmp_path / "run.sqlite"), bootstrap=0)):
         assert not table.caption
+
+
+def test_usage_is_not_counted_twice(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from svgarena.harness import usage_table
+
+    store = _store(tmp_path, _data())
+    tid = store.start_trajectory(TrajectoryKey("icon/edit/crop", "m", "direct", "extra"))
+    store.add_attempt(tid, {"round": 0, "outcome": "ok", "input_tokens": 7, "output_tokens": 5})
+    store.finish_trajectory(tid, outcome="ok", answer="x", scores=[])
+    results = collect(store, bootstrap=0)
+    row = next(r for r in results["results"] if r["task"] == "icon/edit")
+    assert row["usage"]["input_tokens"] == 7  # the overall row sums its subtasks ...
+    console = Console(width=200, record=True)
+    console.print(usage_table(results))
+    line = next(l for l in console.export_text().splitlines() if l.lstrip("│ ").startswith("m "))
+    assert " 7 " in line and " 14 " not in line  # ... but the usage table counts each call once
+    store.close()
