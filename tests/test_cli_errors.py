@@ -93,11 +93,15 @@ def _bad_cases(tmp: Path) -> list[tuple[str, list[str], str]]:
         ("run-bad-tokenizer", ["run", "--tokenizer", "bogus", "--out", runs], "bogus"),
         ("run-baseline-judge", ["run", "--choice-judge", "baseline/oracle", "--out", runs], "routed model"),
         ("run-unknown-judge", ["run", "--choice-judge", "nosuchjudge", "--out", runs], "nosuchjudge"),
+        ("run-judge-and-choice", ["run", "--choice-judge", "openai/gpt-4o-mini", "--choice", "vlmevalkit", "--out", runs],
+         "does not combine with --choice vlmevalkit"),
+        ("run-sarena-without-data", ["run", "--suite", "sarena", "--out", runs], "--data"),
         ("report-unknown-run", ["report", "no-such-run", "--out", runs], "no-such-run"),
         ("report-bad-bootstrap", ["report", "no-such-run", "--bootstrap", "-1", "--out", runs], "--bootstrap"),
         ("watch-unknown-run", ["watch", "no-such-run", "--out", runs], "no-such-run"),
         ("compare-unknown-run", ["compare", "no-such-run", "--out", runs], "no-such-run"),
         ("score-unknown-run", ["score", "no-such-run", "--out", runs], "no-such-run"),
+        ("score-unknown-metric", ["score", "no-such-run", "--metrics", "bogus", "--out", runs], "unknown metric bogus"),
         ("tasks-missing-suite", ["tasks", "--suite", str(tmp / "nope")], "nope"),
         ("tasks-non-sarena-folder", ["tasks", "--suite", str(plain)], "plain"),
         ("render-missing-file", ["render", str(tmp / "nope.svg"), "-o", str(tmp / "o.png")], "nope.svg"),
@@ -122,8 +126,8 @@ _IDS = ["run-missing-suite", "run-non-sarena-folder", "run-unknown-task", "run-u
         "run-missing-models-file", "run-malformed-models-file", "run-unknown-resume", "run-bad-choice", "run-bad-extract",
         "run-bad-video-input", "run-bad-solver", "run-bad-select", "run-bad-feedback", "run-zero-rounds",
         "run-bad-backend", "run-bad-renderer", "run-bad-animation-mode", "run-bad-tokenizer", "run-baseline-judge",
-        "run-unknown-judge", "report-unknown-run", "report-bad-bootstrap", "watch-unknown-run", "compare-unknown-run",
-        "score-unknown-run", "tasks-missing-suite", "tasks-non-sarena-folder", "render-missing-file",
+        "run-unknown-judge", "run-judge-and-choice", "run-sarena-without-data", "report-unknown-run", "report-bad-bootstrap", "watch-unknown-run", "compare-unknown-run",
+        "score-unknown-run", "score-unknown-metric", "tasks-missing-suite", "tasks-non-sarena-folder", "render-missing-file",
         "render-wrong-extension", "render-animate-wrong-extension", "render-bad-renderer", "render-bad-backend",
         "render-bad-mode", "sandbox-build-bad-stage", "models-list-malformed-file", "models-list-missing-file",
         "models-check-unknown", "models-check-baseline", "serve-internsvg-bad-backend", "serve-gguf-missing-model",
@@ -147,6 +151,7 @@ def test_bad_arguments_end_in_one_clear_line(case: str, tmp_path: Path, monkeypa
     ((argv, expected),) = [(a, e) for cid, a, e in _bad_cases(tmp) if cid == case]
     monkeypatch.chdir(tmp)
     monkeypatch.setenv("SVGARENA_CONFIG_DIR", str(tmp / "config"))
+    monkeypatch.delenv("SVGARENA_DATA", raising=False)
     res = CliRunner().invoke(app, argv)
     assert res.exception is None or isinstance(res.exception, SystemExit), (
         f"{case}: {type(res.exception).__name__}: {res.exception}")

@@ -59,7 +59,7 @@ def resolve_judge(name: str, registry: Any) -> Any:
     from svgarena.agents._litellm import LiteLLMModel
     from svgarena.agents._resolve import get_model
 
-    model = get_model(name, registry)
+    model = get_model(name, registry)  # an unknown name raises RegistryError (a ValueError): one line
     if not isinstance(model, LiteLLMModel):
         raise ValueError(f"--choice-judge {name}: the judge must be a routed model (a registry name or a "
                          "LiteLLM route such as openai/gpt-4o-mini, the official judge), not a baseline")

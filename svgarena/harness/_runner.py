@@ -166,6 +166,9 @@ def _plan(config: RunConfig) -> _Plan:
                 continue  # the main job runs each baseline only where it can answer
             units.append((task, model, list(_limited(iter_samples(root, task), config.limit))))
     judge = None
+    if config.choice_judge and config.choice_rule != "official":
+        raise ValueError(f"--choice-judge takes the first character of the judge's reply (evaluate_un.py); "
+                         f"it does not combine with --choice {config.choice_rule}")
     if config.choice_judge:
         from svgarena.agents._choice_judge import resolve_judge
 
