@@ -39,9 +39,14 @@ def test_judge_cleans_replies_and_its_calls_are_recorded(tmp_path: Path) -> None
 
     suite = make_layout(tmp_path / "suite", n=3)
     targets = {}
-    for line in (suite / "Icon" / "understanding" / "sarena_un.jsonl").read_text().splitlines():
+    un = suite / "Icon" / "understanding" / "sarena_un.jsonl"
+    lines = []
+    for line in un.read_text().splitlines():
         obj = json.loads(line)
         targets[str(obj["id"])] = obj["conversations"][1]["value"][0]
+        obj["conversations"][0]["value"] += f" (question {obj['id']})"  # distinct prompts: no cache hit across samples
+        lines.append(json.dumps(obj))
+    un.write_text("\n".join(lines) + "\n")
 
     answered: list[str] = []
 
@@ -119,3 +124,34 @@ def test_judge_must_be_a_routed_model(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="routed model"):
         asyncio.run(execute(config))
     assert not (tmp_path / "runs" / "b").exists()
+
+
+@pytest.mark.timeout(120)
+def test_a_failed_judge_call_is_a_recorded_wrong_answer(tmp_path: Path) -> None:
+    """un_clean_result.py:54-55 writes nothing when the judge fails, so evaluate_un.py scores it wrong;
+    here it is a model_error with the judge's reason, accuracy 0 in the SArena view."""
+    from svgarena.harness import RunConfig, execute, load_results
+    from tests._fault_server import FaultServer
+
+    suite = make_layout(tmp_path / "suite", n=2)
+    answers = iter(["The answer is A.", "The answer is B."])
+    with ScriptedServer(lambda body: next(answers)) as msrv, \
+            FaultServer(lambda body: "A.", script={"answer is B": ["400"]}) as jsrv:
+        models = tmp_path / "models.yaml"
+        models.write_text(
+            "models:\n"
+            f'  answerer: {{route: openai/scripted, api_base: "{msrv.api_base}", concurrency: 1}}\n'
+            f'  judge: {{route: openai/scripted, api_base: "{jsrv.api_base}"}}\n')
+        config = RunConfig(suite=str(suite), tasks=["icon/understanding"], models=["answerer"],
+                           models_file=str(models), out=str(tmp_path / "runs"), run_id="f", workers=1,
+                           choice_judge="judge", preflight=False, no_cache=True)  # both prompts are identical
+        asyncio.run(execute(config))
+    rows = _q(tmp_path / "runs" / "f" / "run.sqlite",
+              "SELECT a.reply, a.outcome, a.reason, a.answer FROM attempts a ORDER BY a.id")
+    by_reply = {r[0]: r[1:] for r in rows}
+    assert by_reply["The answer is A."][0] == "ok" and by_reply["The answer is A."][2] == "A"
+    outcome, reason, answer = by_reply["The answer is B."]
+    assert outcome == "model_error" and reason.startswith("choice judge judge:") and answer is None
+    (row,) = load_results(tmp_path / "runs" / "f", bootstrap=0)["results"]
+    assert row["failures"] == {"model_error": 1}
+    assert jsrv.chat_requests == 2  # a bad request is permanent: not retried
