@@ -6,7 +6,8 @@ caption's text embedding (T2I) or the reference image's embedding (I2I), both L2
 score = 100 * cosine. svgarena uses the same OpenAI ViT-L/14 weights through open_clip_torch
 (the OpenAI ``ViT-L-14.pt`` file, QuickGELU), the OpenAI preprocessing (PIL bicubic resize of the
 shortest edge to 224, centre crop 224, x/255, CLIP mean/std; Hugging Face's CLIPProcessor does
-the same resize on the same uint8 values) and open_clip's BPE (the same vocabulary and merges).
+the same resize on the same uint8 values: ``CLIP_Score.py:49`` feeds ``ToTensor()(img) * 255``,
+which gives back every uint8 value exactly in float32, and the processor turns it into a PIL image) and open_clip's BPE (the same vocabulary and merges).
 
 Per-sample value, as the reference computes it: ``CLIP_Score.py:50`` and ``:56`` keep
 ``_clip_score_update(...)[0]``, i.e. ``100 * (source * target).sum(-1)`` of the normalised
