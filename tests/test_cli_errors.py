@@ -70,6 +70,8 @@ def _bad_cases(tmp: Path) -> list[tuple[str, list[str], str]]:
     plain.mkdir()
     (plain / "notes.txt").write_text("not a benchmark")
     runs = str(tmp / "runs")
+    notdb = tmp / "x.png"
+    notdb.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 100)
     missing = str(tmp / "missing.yaml")
     return [
         ("run-missing-suite", ["run", "--suite", str(tmp / "nope"), "--out", runs], "nope"),
@@ -97,6 +99,10 @@ def _bad_cases(tmp: Path) -> list[tuple[str, list[str], str]]:
          "does not combine with --choice vlmevalkit"),
         ("run-sarena-without-data", ["run", "--suite", "sarena", "--out", runs], "--data"),
         ("report-unknown-run", ["report", "no-such-run", "--out", runs], "no-such-run"),
+        ("report-not-a-store", ["report", str(notdb)], "not a svgarena run store"),
+        ("watch-not-a-store", ["watch", str(notdb)], "not a svgarena run store"),
+        ("compare-not-a-store", ["compare", str(notdb)], "not a svgarena run store"),
+        ("score-not-a-store", ["score", str(notdb)], "not a svgarena run store"),
         ("report-bad-bootstrap", ["report", "no-such-run", "--bootstrap", "-1", "--out", runs], "--bootstrap"),
         ("watch-unknown-run", ["watch", "no-such-run", "--out", runs], "no-such-run"),
         ("compare-unknown-run", ["compare", "no-such-run", "--out", runs], "no-such-run"),
@@ -126,7 +132,8 @@ _IDS = ["run-missing-suite", "run-non-sarena-folder", "run-unknown-task", "run-u
         "run-missing-models-file", "run-malformed-models-file", "run-unknown-resume", "run-bad-choice", "run-bad-extract",
         "run-bad-video-input", "run-bad-solver", "run-bad-select", "run-bad-feedback", "run-zero-rounds",
         "run-bad-backend", "run-bad-renderer", "run-bad-animation-mode", "run-bad-tokenizer", "run-baseline-judge",
-        "run-unknown-judge", "run-judge-and-choice", "run-sarena-without-data", "report-unknown-run", "report-bad-bootstrap", "watch-unknown-run", "compare-unknown-run",
+        "run-unknown-judge", "run-judge-and-choice", "run-sarena-without-data", "report-unknown-run",
+        "report-not-a-store", "watch-not-a-store", "compare-not-a-store", "score-not-a-store", "report-bad-bootstrap", "watch-unknown-run", "compare-unknown-run",
         "score-unknown-run", "score-unknown-metric", "tasks-missing-suite", "tasks-non-sarena-folder", "render-missing-file",
         "render-wrong-extension", "render-animate-wrong-extension", "render-bad-renderer", "render-bad-backend",
         "render-bad-mode", "sandbox-build-bad-stage", "models-list-malformed-file", "models-list-missing-file",
