@@ -72,48 +72,49 @@ class _BarProgress:
 
 @app.command()
 def run(
-    suite: Annotated[str, typer.Option(help="sarena-mini (bundled), sarena (needs --data), or a folder in SArena layout.")] = "sarena-mini",
-    data: Annotated[Optional[str], typer.Option(help="The unzipped SArena folder for --suite sarena (or $SVGARENA_DATA).")] = None,
-    task: Annotated[Optional[list[str]], typer.Option("--task", "-t", help="Task id or glob, repeatable (icon/*, */img2svg). Default: every task in the suite.")] = None,
-    model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="LiteLLM route or baseline/<name>, repeatable. Default: the built-in baselines, each where it can answer.")] = None,
-    solver: Annotated[str, typer.Option(help="How each sample is solved: direct, refine (render feedback rounds) or resample (N answers).")] = "direct",
-    rounds: Annotated[int, typer.Option(help="refine: most rounds per sample (round 0 is the one-shot answer).")] = 3,
-    feedback: Annotated[str, typer.Option(help="refine: what the model sees after a round: render (its render PNG) or none (a plain review turn).")] = "render",
-    select: Annotated[str, typer.Option(help="Headline round: last, best-model (the model's <done/> pick) or best-oracle (best SSIM; peeks at the reference).")] = "last",
-    samples: Annotated[int, typer.Option(help="resample: independent answers per sample.")] = 1,
-    temperature: Annotated[Optional[float], typer.Option(help="Sampling temperature recorded with the arm (default: the model's).")] = None,
-    limit: Annotated[Optional[int], typer.Option(help="At most this many samples per task.")] = None,
-    epochs: Annotated[int, typer.Option(help="Repeats of each sample.")] = 1,
-    concurrency: Annotated[Optional[int], typer.Option(help="Model calls in flight per model (default: the model registry's, 8 for a bare route).")] = None,
-    models_file: Annotated[Optional[str], typer.Option(help="YAML model registry, consulted before ./svgarena.models.yaml, the user config folder and the built-ins.")] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Ask every request again instead of answering repeats from the run's reply cache.")] = False,
-    max_cost: Annotated[Optional[float], typer.Option(help="Stop starting model calls once the run has spent this many USD (resume with a higher cap to go on).")] = None,
-    max_tokens: Annotated[Optional[int], typer.Option(help="Stop starting model calls once the run has used this many tokens, input plus output.")] = None,
-    video_frames: Annotated[int, typer.Option(help="Frames sent for a video input to models without native video.")] = 8,
-    workers: Annotated[Optional[int], typer.Option(help="Render workers (default: one per core).")] = None,
-    render_timeout: Annotated[float, typer.Option(help="Seconds one render may take.")] = 10.0,
-    animation_mode: Annotated[str, typer.Option(help="Animated answers: sarena-exact (150 frames, H.264 at 448 and 128) or fast (only the 8 metric frames).")] = "sarena-exact",
-    backend: Annotated[str, typer.Option(help="Where static renders run: local (jailed worker processes) or docker (renderer containers).")] = "local",
-    renderer: Annotated[str, typer.Option(help="Static rasteriser: cairosvg (SArena's) or resvg.")] = "cairosvg",
-    executor: Annotated[Optional[str], typer.Option(help="Where renders and neural scoring run: local (this machine's worker pools) or ray (actors on a Ray cluster; model calls and the store stay here). Default: local, or the resumed run's.")] = None,
-    ray_address: Annotated[Optional[str], typer.Option(help="--executor ray: the cluster, auto or ray://host:10001 (default: $RAY_ADDRESS, else auto).")] = None,
-    extract: Annotated[str, typer.Option(help="SVG extraction rule: official or vlmevalkit.")] = "official",
-    choice: Annotated[str, typer.Option(help="Understanding answer rule: official (first character of the stripped reply), vlmevalkit (first A-D) or first-letter (heuristic).")] = "official",
-    video_input: Annotated[str, typer.Option(help="video2sani input for models without native video: official (8 unlabelled JPEG frames) or labelled (PNG frames with timestamps).")] = "official",
-    tokenizer: Annotated[Optional[str], typer.Option(help="Token-length tokenizer: internvl3-8b, smollm2, utf8-bytes (default: best available).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed recorded with the run.")] = 0,
-    out: Annotated[str, typer.Option(help="Folder that holds run folders.")] = "runs",
-    run_id: Annotated[Optional[str], typer.Option(help="Name of a new run (default: timestamp).")] = None,
-    resume: Annotated[Optional[str], typer.Option(help="Resume this run id: finish only what is missing.")] = None,
-    no_preflight: Annotated[bool, typer.Option("--no-preflight", help="Skip checking keys and local endpoints before the run.")] = False,
-    skip_unavailable: Annotated[bool, typer.Option("--skip-unavailable", help="Run the models that pass preflight and note the others, instead of stopping.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON instead of tables.")] = False,
-    device: Annotated[str, typer.Option(help="Neural metrics: auto (CUDA when present, else CPU), cpu, cuda or cuda:N.")] = "auto",
-    batch_size: Annotated[int, typer.Option(help="Neural metrics: images per batch.")] = 16,
-    half: Annotated[bool, typer.Option("--half", help="Neural metrics in fp16 autocast (CUDA only; fp32 is the parity default).")] = False,
-    weights_dir: Annotated[Optional[str], typer.Option(help="Folder of metric checkpoints copied from elsewhere (or $SVGARENA_WEIGHTS); see `svgarena weights list`.")] = None,
-    shard: Annotated[Optional[str], typer.Option(help="K/N (1-based): run only the samples whose task and id hash to shard K of N; join the N runs with `svgarena merge`.")] = None,
-    no_score: Annotated[bool, typer.Option("--no-score", help="Score only what the runner scores as samples finish (pixel metrics, accuracy, tokens); leave neural and set-level metrics for `svgarena score`.")] = False,
+    suite: Annotated[str, typer.Option(help="sarena-mini (bundled), sarena (needs --data), or a folder in SArena layout.", rich_help_panel="What")] = "sarena-mini",
+    data: Annotated[Optional[str], typer.Option(help="The unzipped SArena folder for --suite sarena (or $SVGARENA_DATA).", rich_help_panel="What")] = None,
+    task: Annotated[Optional[list[str]], typer.Option("--task", "-t", help="Task id or glob, repeatable (icon/*, */img2svg). Default: every task in the suite.", rich_help_panel="What")] = None,
+    model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="LiteLLM route or baseline/<name>, repeatable. Default: the built-in baselines, each where it can answer.", rich_help_panel="Models")] = None,
+    solver: Annotated[str, typer.Option(help="How each sample is solved: direct, refine (render feedback rounds) or resample (N answers).", rich_help_panel="Solver")] = "direct",
+    rounds: Annotated[int, typer.Option(help="refine: most rounds per sample (round 0 is the one-shot answer).", rich_help_panel="Solver")] = 3,
+    feedback: Annotated[str, typer.Option(help="refine: what the model sees after a round: render (its render PNG) or none (a plain review turn).", rich_help_panel="Solver")] = "render",
+    select: Annotated[str, typer.Option(help="Headline round: last, best-model (the model's <done/> pick) or best-oracle (best SSIM; peeks at the reference).", rich_help_panel="Solver")] = "last",
+    samples: Annotated[int, typer.Option(help="resample: independent answers per sample.", rich_help_panel="Solver")] = 1,
+    temperature: Annotated[Optional[float], typer.Option(help="Sampling temperature recorded with the arm (default: the model's).", rich_help_panel="Solver")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="At most this many samples per task.", rich_help_panel="What")] = None,
+    epochs: Annotated[int, typer.Option(help="Repeats of each sample.", rich_help_panel="What")] = 1,
+    concurrency: Annotated[Optional[int], typer.Option(help="Model calls in flight per model (default: the model registry's, 8 for a bare route).", rich_help_panel="Models")] = None,
+    models_file: Annotated[Optional[str], typer.Option(help="YAML model registry, consulted before ./svgarena.models.yaml, the user config folder and the built-ins.", rich_help_panel="Models")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Ask every request again instead of answering repeats from the run's reply cache.", rich_help_panel="Models")] = False,
+    max_cost: Annotated[Optional[float], typer.Option(help="Stop starting model calls once the run has spent this many USD (resume with a higher cap to go on).", rich_help_panel="Models")] = None,
+    max_tokens: Annotated[Optional[int], typer.Option(help="Stop starting model calls once the run has used this many tokens, input plus output.", rich_help_panel="Models")] = None,
+    video_frames: Annotated[int, typer.Option(help="Frames sent for a video input to models without native video.", rich_help_panel="Models")] = 8,
+    workers: Annotated[Optional[int], typer.Option(help="Render workers (default: one per core).", rich_help_panel="Rendering")] = None,
+    render_timeout: Annotated[float, typer.Option(help="Seconds one render may take.", rich_help_panel="Rendering")] = 10.0,
+    animation_mode: Annotated[str, typer.Option(help="Animated answers: sarena-exact (150 frames, H.264 at 448 and 128) or fast (only the 8 metric frames).", rich_help_panel="Rendering")] = "sarena-exact",
+    backend: Annotated[str, typer.Option(help="Where static renders run: local (jailed worker processes) or docker (renderer containers).", rich_help_panel="Rendering")] = "local",
+    renderer: Annotated[str, typer.Option(help="Static rasteriser: cairosvg (SArena's) or resvg.", rich_help_panel="Rendering")] = "cairosvg",
+    executor: Annotated[Optional[str], typer.Option(help="Where renders and neural scoring run: local (this machine's worker pools) or ray (actors on a Ray cluster; model calls and the store stay here). Default: local, or the resumed run's.", rich_help_panel="Rendering")] = None,
+    ray_address: Annotated[Optional[str], typer.Option(help="--executor ray: the cluster, auto or ray://host:10001 (default: $RAY_ADDRESS, else auto).", rich_help_panel="Rendering")] = None,
+    extract: Annotated[str, typer.Option(help="SVG extraction rule: official or vlmevalkit.", rich_help_panel="Scoring")] = "official",
+    choice: Annotated[str, typer.Option(help="Understanding answer rule: official (first character of the stripped reply), vlmevalkit (first A-D) or first-letter (heuristic).", rich_help_panel="Scoring")] = "official",
+    choice_judge: Annotated[Optional[str], typer.Option(help="Model that first reduces each understanding reply to A./B./C./D./X. with the official cleaning prompt (un_clean_result.py; officially gpt-4o-mini), then the official rule.", rich_help_panel="Scoring")] = None,
+    video_input: Annotated[str, typer.Option(help="video2sani input for models without native video: official (8 unlabelled JPEG frames) or labelled (PNG frames with timestamps).", rich_help_panel="Models")] = "official",
+    tokenizer: Annotated[Optional[str], typer.Option(help="Token-length tokenizer: internvl3-8b, qwen2.5 (its BPE, bundled), smollm2, utf8-bytes (default: best available).", rich_help_panel="Scoring")] = None,
+    seed: Annotated[int, typer.Option(help="Seed recorded with the run.", rich_help_panel="What")] = 0,
+    out: Annotated[str, typer.Option(help="Folder that holds run folders.", rich_help_panel="Storage")] = "runs",
+    run_id: Annotated[Optional[str], typer.Option(help="Name of a new run (default: timestamp).", rich_help_panel="Storage")] = None,
+    resume: Annotated[Optional[str], typer.Option(help="Resume this run id: finish only what is missing.", rich_help_panel="Storage")] = None,
+    no_preflight: Annotated[bool, typer.Option("--no-preflight", help="Skip checking keys and local endpoints before the run.", rich_help_panel="Models")] = False,
+    skip_unavailable: Annotated[bool, typer.Option("--skip-unavailable", help="Run the models that pass preflight and note the others, instead of stopping.", rich_help_panel="Models")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON instead of tables.", rich_help_panel="Storage")] = False,
+    device: Annotated[str, typer.Option(help="Neural metrics: auto (CUDA when present, else CPU), cpu, cuda or cuda:N.", rich_help_panel="Scoring")] = "auto",
+    batch_size: Annotated[int, typer.Option(help="Neural metrics: images per batch.", rich_help_panel="Scoring")] = 16,
+    half: Annotated[bool, typer.Option("--half", help="Neural metrics in fp16 autocast (CUDA only; fp32 is the parity default).", rich_help_panel="Scoring")] = False,
+    weights_dir: Annotated[Optional[str], typer.Option(help="Folder of metric checkpoints copied from elsewhere (or $SVGARENA_WEIGHTS); see `svgarena weights list`.", rich_help_panel="Scoring")] = None,
+    shard: Annotated[Optional[str], typer.Option(help="K/N (1-based): run only the samples whose task and id hash to shard K of N; join the N runs with `svgarena merge`.", rich_help_panel="What")] = None,
+    no_score: Annotated[bool, typer.Option("--no-score", help="Score only what the runner scores as samples finish (pixel metrics, accuracy, tokens); leave neural and set-level metrics for `svgarena score`.", rich_help_panel="Scoring")] = False,
 ) -> None:
     """Evaluate models on tasks; with no options, the bundled suite with the built-in baselines."""
     from rich.console import Console
@@ -136,7 +137,7 @@ def run(
         models_file=models_file, no_cache=no_cache, max_cost_usd=max_cost, max_tokens=max_tokens,
         video_frames=video_frames, rounds=rounds, feedback=feedback, select=select, samples=samples,
         temperature=temperature, preflight=not no_preflight, skip_unavailable=skip_unavailable,
-        choice_rule=choice, video_input=video_input, shard=shard,
+        choice_rule=choice, video_input=video_input, choice_judge=choice_judge, shard=shard,
         executor=executor or ('local' if resume is None else None), ray_address=ray_address,
     )
     progress = _BarProgress(console)
@@ -704,8 +705,16 @@ def _print_results(results: dict, as_json: bool) -> None:
     console = Console(width=max(160, Console().width))
     for table in tables(results):
         console.print(table)
+    from svgarena.harness import legend
+
+    if results.get("results"):
+        console.print(legend(results), markup=False, highlight=False, style="dim", soft_wrap=True)  # one caption
     console.print(usage_table(results))
     _print_failure_reasons(console, results)
+    from svgarena.harness import official_edit_lines
+
+    for line in official_edit_lines(results):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     for note in results.get("notes", []):
         console.print(f"note: {note['text']}")
     for line in results.get("skipped_metrics", []):

@@ -34,6 +34,8 @@ class SolverContext:
     spec: RenderSpec = field(default_factory=RenderSpec)
     extract_rule: str = "official"
     choice_rule: str = "official"
+    choice_judge: Any = None  # --choice-judge: (messages, round) -> Reply, un_clean_result.py's step (_choice_judge.py)
+    choice_judge_name: str = ""
     video_frames: int = 8
     video_input: str = "official"  # official (8 unlabelled JPEG frames) or labelled (PNG frames with timestamps)
     # sarena-exact: 150 frames encoded as H.264 at 448 and 128, metric frames decoded from the 448
@@ -109,7 +111,17 @@ async def attempt_once(sample: Sample, task: Task, model: Model, ctx: SolverCont
         attempt.outcome, attempt.reason = Outcome.MODEL_ERROR, reply.error
         return attempt
     if task.answer is AnswerKind.CHOICE:
-        choice = parse_choice(reply.text, rule=ctx.choice_rule)
+        if ctx.choice_judge is not None:
+            from svgarena.agents._choice_judge import judge_choice
+
+            choice, judged, attempt.extra["choice_judge"] = await judge_choice(
+                ctx.choice_judge, ctx.choice_judge_name, reply.text, round_no)
+            if judged.error:  # un_clean_result.py:54-55 writes nothing: the item counts as wrong
+                attempt.rule = choice.rule
+                attempt.outcome, attempt.reason = Outcome.MODEL_ERROR, f"choice judge {ctx.choice_judge_name}: {judged.error}"
+                return attempt
+        else:
+            choice = parse_choice(reply.text, rule=ctx.choice_rule)
         attempt.rule, attempt.answer = choice.rule, choice.letter
         if choice.letter is None:
             attempt.outcome, attempt.reason = Outcome.NO_SVG, ("empty reply: no first character to score (official rule)"

@@ -3,12 +3,13 @@
 from svgarena.harness._artifacts import ArtifactStore
 from svgarena.harness._config import RunConfig, new_run_id
 from svgarena.harness._html import HtmlReport, build_html
+from svgarena.harness._edit_overall import EDIT_OVERALL, edit_overall, official_edit_lines, official_token_length
 from svgarena.harness._failures import failure_lines, failure_reasons, recent_failures, short_reason
 from svgarena.harness._merge import MergeError, MergeReport, merge_runs
 from svgarena.harness._meta import run_metadata
 from svgarena.harness._preflight import PreflightError, preflight
 from svgarena.harness._rescore import ScoringOptions, rescore, score_stored
-from svgarena.harness._report import collect, load_results, tables, usage_table
+from svgarena.harness._report import collect, legend, load_results, tables, usage_table
 from svgarena.harness._runner import DEFAULT_MODELS, Progress, RunSummary, execute
 from svgarena.harness._shard import Shard, parse_shard, shard_index
 from svgarena.harness._stats import Interval, bootstrap_mean, holm, mcnemar_exact, paired_bootstrap, wilcoxon_test
@@ -32,6 +33,10 @@ __all__ = [
     "rounds_tables",
     "HtmlReport",
     "build_html",
+    "EDIT_OVERALL",
+    "edit_overall",
+    "official_edit_lines",
+    "official_token_length",
     "Interval",
     "bootstrap_mean",
     "compare_runs",
@@ -58,6 +63,7 @@ __all__ = [
     "execute",
     "failure_lines",
     "failure_reasons",
+    "legend",
     "load_results",
     "merge_runs",
     "new_run_id",

@@ -43,6 +43,7 @@ class RunConfig:
     animation_mode: str = "sarena-exact"  # or "fast": only the frames the metrics read
     extract_rule: str = "official"
     choice_rule: str = "official"
+    choice_judge: str | None = None  # a model that cleans understanding replies first (un_clean_result.py)
     tokenizer: str | None = None
     seed: int = 0
     preflight: bool = True  # check keys and local endpoints before the run folder is created

@@ -123,6 +123,10 @@ def collect(store: RunStore, bootstrap: int = 1000) -> dict[str, Any]:
         from svgarena.harness._intervals import attach_intervals
 
         attach_intervals(store, results, n_boot=bootstrap, seed=int(info["config"].get("seed") or 0))
+    from svgarena.harness._edit_overall import edit_overall, insert_edit_overall
+
+    results = insert_edit_overall(results, edit_overall(store, results, n_boot=bootstrap,
+                                                        seed=int(info["config"].get("seed") or 0)))
     return {
         "run_id": info["run_id"], "status": info["status"], "config": info["config"], "meta": info["meta"],
         "tokenizer": info["meta"].get("tokenizer"), "results": results, "notes": store.notes(),
@@ -185,7 +189,8 @@ def tables(results: dict[str, Any]) -> list[Any]:
     out = []
     for metrics, rows in families.items():
         subjects = sorted({s for r in rows for s in r.get("accuracy_by_subject", {})})
-        title = ", ".join(dict.fromkeys(TASKS[r["task"]].kind if r["task"] in TASKS else r["task"] for r in rows))
+        title = ", ".join(dict.fromkeys(TASKS[r["task"]].kind if r["task"] in TASKS else r["task"]
+                                        for r in rows if not r.get("overall_of")))
         table = Table(title=title, title_justify="left", header_style="bold")
         table.add_column("task")
         table.add_column("model")
@@ -198,8 +203,10 @@ def tables(results: dict[str, Any]) -> list[Any]:
         for s in subjects:
             table.add_column(s, justify="right")
         table.add_column("failures")
-        for r in rows:
-            cells = [r["task"], _who(r),
+        for i, r in enumerate(rows):
+            if r.get("overall_of") and i and not rows[i - 1].get("overall_of"):
+                table.add_section()  # the icon/edit headline rows: sample-weighted over their subtasks
+            cells = [f"{r['task']} (all {len(r['overall_of'])})" if r.get("overall_of") else r["task"], _who(r),
                      _fmt("accuracy", r["success_rate"]) + _ci("accuracy", r.get("success_rate_ci"))]
             for m in metrics:
                 v = r["metrics"][m]
@@ -219,12 +226,26 @@ def tables(results: dict[str, Any]) -> list[Any]:
                 cells.append(_fmt("accuracy", r.get("accuracy_by_subject", {}).get(s)))
             cells.append(", ".join(f"{k} {v}" for k, v in sorted(r["failures"].items())) or "-")
             table.add_row(*cells)
-        table.caption = ("cells: SArena view, failed samples scored as black (successful samples only); "
-                         "FID/FID-C/FVD: all references vs all predictions with black substitutes "
-                         "(vs successful predictions only); SR = success rate; n/c = not computed in this run; "
-                         "\\[lo, hi]: 95% bootstrap interval over samples; * point estimate (no interval)")
         out.append(table)
     return out
+
+
+def legend(results: dict[str, Any]) -> str:
+    """The one caption of a report, printed once under all its tables (only the parts that apply)."""
+    rows = results.get("results", [])
+    metrics = {m for r in rows for m in r.get("metrics", {})}
+    parts = ["cells: SArena view, failed samples scored as black (successful samples only)"]
+    if metrics & {"fid", "fid_c", "fvd"}:
+        parts.append("FID/FID-C/FVD: all references vs all predictions with black substitutes "
+                     "(vs successful predictions only); * point estimate (no interval)")
+    parts.append("SR = success rate")
+    if any(not v.get("computed", True) for r in rows for v in r.get("metrics", {}).values()):
+        parts.append("n/c = not computed in this run")
+    if any(r.get("success_rate_ci") for r in rows):
+        parts.append("[lo, hi]: 95% bootstrap interval over samples")
+    if any(r.get("overall_of") for r in rows):
+        parts.append("icon/edit (all N): one sample-weighted mean over its N subtasks, as the paper's edit row")
+    return "; ".join(parts)
 
 
 def _spend(store: RunStore) -> dict[str, Any]:
@@ -240,6 +261,8 @@ def usage_table(results: dict[str, Any]) -> Any:
 
     per_model: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for r in results["results"]:
+        if r.get("overall_of"):  # the icon/edit row repeats its subtasks' usage
+            continue
         for k, v in r["usage"].items():
             per_model[r["model"]][k] += v
     table = Table(title="usage per model", title_justify="left", header_style="bold")
@@ -257,6 +280,12 @@ def usage_table(results: dict[str, Any]) -> Any:
             paid = spend.get(model)
             row += [str(paid["cache_hits"]), f"{paid['cost_usd']:.4f}"] if paid else ["-", "-"]
         table.add_row(*row)
+    for model, paid in sorted(spend.items()):  # a model with calls but no attempts of its own: --choice-judge
+        if model not in per_model:
+            table.add_row(f"{model} (judge)" if model == (results.get("config") or {}).get("choice_judge") else model,
+                          str(paid["calls"]), str(paid["retries"]), str(paid["input_tokens"]),
+                          str(paid["output_tokens"]), f"{paid['cost_usd']:.4f}", "-",
+                          str(paid["cache_hits"]), f"{paid['cost_usd']:.4f}")
     if spend:
         table.caption = ("calls/retries/tokens/cost: the attempts kept; paid $: every call the run made, "
                          "resumes and retries included; cache hits cost nothing")

@@ -119,8 +119,8 @@ async def execute(config: RunConfig, *, resume: bool = False, progress: Progress
         summary.cleared = store.clear_unfinished()
         store.init_run(config.run_id, config.to_dict(), {})
     try:
-        await _execute(config, plan, store, progress, summary)
         scoring = scoring or ScoringOptions()
+        await _execute(config, plan, store, progress, summary, half=scoring.half)
         if config.executor == "ray":  # the neural metrics of the end-of-run pass run in scoring actors
             import dataclasses
 
@@ -144,6 +144,7 @@ class _Plan:
     models: list[Model]
     units: list[tuple[Task, Model, list[Sample]]]
     specs: dict[str, Any] = field(default_factory=dict)  # model name -> its registry ModelSpec (None for a bare route)
+    judge: Model | None = None  # --choice-judge
 
 
 def _plan(config: RunConfig) -> _Plan:
@@ -159,7 +160,7 @@ def _plan(config: RunConfig) -> _Plan:
     from svgarena.agents import load_registry
 
     names = config.models or list(DEFAULT_MODELS)
-    routed = config.models_file or any(not n.startswith("baseline/") for n in names)
+    routed = config.models_file or config.choice_judge or any(not n.startswith("baseline/") for n in names)
     registry = load_registry(config.models_file) if routed else None
     models = [get_model(name, registry) for name in names]
     specs = {m.name: registry.get(m.name) for m in models if registry and not m.name.startswith("baseline/")}
@@ -172,7 +173,16 @@ def _plan(config: RunConfig) -> _Plan:
             if model.supports(task) and not explicit:
                 continue  # the main job runs each baseline only where it can answer
             units.append((task, model, keep_shard(task.id, _limited(iter_samples(root, task), config.limit), shard)))
-    return _Plan(models=models, units=units, specs=specs)
+    judge = None
+    if config.choice_judge and config.choice_rule != "official":
+        raise ValueError(f"--choice-judge takes the first character of the judge's reply (evaluate_un.py); "
+                         f"it does not combine with --choice {config.choice_rule}")
+    if config.choice_judge:
+        from svgarena.agents._choice_judge import resolve_judge
+
+        judge = resolve_judge(config.choice_judge, registry)
+        specs.setdefault(judge.name, registry.get(judge.name) if registry else None)
+    return _Plan(models=models, units=units, specs=specs, judge=judge)
 
 
 def _check_arm(config: RunConfig) -> None:
@@ -186,6 +196,16 @@ def _check_arm(config: RunConfig) -> None:
         raise ValueError(f"unknown --feedback {config.feedback!r}; use {' or '.join(FEEDBACK_MODES)}")
     if config.rounds < 1 or config.samples < 1:
         raise ValueError("--rounds and --samples must be at least 1")
+    if config.animation_mode not in ("sarena-exact", "fast"):
+        raise ValueError(f"unknown --animation-mode {config.animation_mode!r}; use sarena-exact or fast")
+    if config.tokenizer is not None:  # a bad or unloadable --tokenizer fails before the run folder exists
+        from svgarena.scoring import get_token_counter
+        from svgarena.scoring._tokens import TokenizerUnavailable
+
+        try:
+            get_token_counter(config.tokenizer)
+        except TokenizerUnavailable as exc:
+            raise ValueError(f"--tokenizer {config.tokenizer}: {exc}") from None
 
 
 def _preflight_plan(config: RunConfig, plan: _Plan) -> dict[str, str]:
@@ -194,7 +214,10 @@ def _preflight_plan(config: RunConfig, plan: _Plan) -> dict[str, str]:
         return {}
     from svgarena.harness._preflight import PreflightError, preflight
 
-    problems = preflight(plan.models)
+    judge = [plan.judge] if plan.judge is not None and plan.judge.name not in {m.name for m in plan.models} else []
+    problems = preflight(plan.models + judge)
+    if plan.judge is not None and plan.judge.name in problems:  # no run can go on without its judge
+        raise PreflightError({plan.judge.name: problems[plan.judge.name]})
     if not problems:
         return {}
     if not config.skip_unavailable:
@@ -226,7 +249,8 @@ def _check_backend(config: RunConfig) -> None:
             raise ValueError(f"the docker backend cannot run: {problem}")
 
 
-async def _execute(config: RunConfig, plan: _Plan, store: RunStore, progress: Progress, summary: RunSummary) -> None:
+async def _execute(config: RunConfig, plan: _Plan, store: RunStore, progress: Progress, summary: RunSummary,
+                   half: bool = False) -> None:
     from svgarena.sandboxes import open_backend
     from svgarena.scoring import get_token_counter
 
@@ -241,6 +265,12 @@ async def _execute(config: RunConfig, plan: _Plan, store: RunStore, progress: Pr
     done = store.done_keys()
     calls = _CallLayer(config, plan)
     store.update_meta(models=calls.described())
+    from svgarena.harness._protocol import protocol_differences
+
+    policies = [m.policy.max_retries for m in calls.models.values()]
+    store.update_meta(protocol_differences=protocol_differences(  # what differs from the official scripts
+        config, tokenizer=tokens.name, max_retries=max(policies) if policies else None, half=half,
+        routed=bool(calls.models)))
     store.put_heartbeat("plan", {"units": [  # what `svgarena watch` counts progress against
         {"task": t.id, "model": m.name, "total": len(s) * config.epochs} for t, m, s in plan.units]})
 
@@ -272,6 +302,7 @@ async def _execute(config: RunConfig, plan: _Plan, store: RunStore, progress: Pr
                 progress.advance(task.id, model.name, Outcome.OK)
             queues.setdefault(model.name, []).extend(todo)
 
+        judge = calls.models.get(plan.judge.name) if plan.judge is not None else None
         stop = asyncio.Event()  # set when a budget cap is reached: no worker takes another sample
 
         async def worker(model: Model, units: Iterator[tuple[Task, Sample, int]]) -> None:
@@ -280,7 +311,7 @@ async def _execute(config: RunConfig, plan: _Plan, store: RunStore, progress: Pr
                     return
                 try:
                     outcome = await _run_one(task, sample, epoch, model, config, store, artifacts, renderer,
-                                             animation, spec, solve, tokens)
+                                             animation, spec, solve, tokens, judge=judge)
                 except BudgetExceeded as exc:  # the sample stays unfinished; a resume with a higher cap redoes it
                     if summary.stopped is None:
                         summary.stopped = str(exc)
@@ -314,6 +345,8 @@ class _CallLayer:
         self.models: dict[str, Any] = {}
         self.ledger = self.cache = None
         routed = [m for m in plan.models if isinstance(m, LiteLLMModel)]
+        if plan.judge is not None and plan.judge.name not in {m.name for m in routed}:
+            routed.append(plan.judge)
         if not routed:
             return
         from svgarena.agents import import_litellm
@@ -356,7 +389,7 @@ class _CallLayer:
 
 async def _run_one(task: Task, sample: Sample, epoch: int, model: Model, config: RunConfig, store: RunStore,
                    artifacts: ArtifactStore, renderer: Any, animation: "_LazyAnimation", spec: RenderSpec,
-                   solve: Any, tokens: Any) -> Outcome:
+                   solve: Any, tokens: Any, judge: Any = None) -> Outcome:
     from svgarena.scoring import score_sample
 
     key = TrajectoryKey(task.id, model.name, config.solver, sample.id, epoch)
@@ -385,6 +418,14 @@ async def _run_one(task: Task, sample: Sample, epoch: int, model: Model, config:
         samples=config.samples, temperature=config.temperature,
         vision=bool(getattr(getattr(model, "inner", model), "images", True)), video_input=config.video_input,
     )
+    if judge is not None and task.answer is AnswerKind.CHOICE:
+        judge_traj = "|".join((key.task, key.model, key.solver, key.sample_id, str(epoch), "choice-judge"))
+        ctx.choice_judge_name = judge.name
+
+        async def call_judge(messages: list[dict[str, Any]], round_no: int) -> Any:
+            return await judge.call(messages, epoch=epoch, trajectory=judge_traj, call_index=round_no)
+
+        ctx.choice_judge = call_judge
     bind = getattr(model, "for_trajectory", None)  # routed models number their calls per trajectory (cache keys)
     caller = bind("|".join((key.task, key.model, key.solver, key.sample_id, str(epoch))), epoch) if bind else model
     try:

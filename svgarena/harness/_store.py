@@ -196,6 +196,9 @@ class RunStore:
         self.db.row_factory = sqlite3.Row
         try:
             self._check_version()
+        except sqlite3.DatabaseError:  # e.g. `svgarena report some.png`: one line, not a traceback
+            self.db.close()
+            raise ValueError(f"{self.path}: not a svgarena run store (not an SQLite database)") from None
         except BaseException:
             self.db.close()
             raise

@@ -339,7 +339,7 @@ def build_image(base: str | None = None, stage: str = "renderer", tag: str | Non
     if not DOCKERFILE.is_file():
         raise FileNotFoundError(f"no Dockerfile at {DOCKERFILE}: building the image needs a source checkout")
     if stage not in ("renderer", "harness"):
-        raise ValueError("stage must be renderer or harness")
+        raise ValueError(f"--stage {stage!r} is not one of renderer, harness")
     tag = tag or (image_tag() if stage == "renderer" else f"svgarena-harness:{image_tag().split(':')[1]}")
     if wheels:
         download_wheels(REPO_ROOT / "docker" / "wheels", log)

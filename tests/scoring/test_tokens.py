@@ -67,6 +67,7 @@ def test_fallback_order_and_caching(monkeypatch, smollm2):
         raise _tokens.TokenizerUnavailable("not here")
 
     monkeypatch.setitem(_tokens._LOADERS, "internvl3-8b", unavailable)
+    monkeypatch.setitem(_tokens._LOADERS, "qwen2.5", unavailable)
     monkeypatch.setitem(_tokens._LOADERS, "smollm2", lambda: smollm2)
     get_token_counter.cache_clear()
     try:
