@@ -226,6 +226,7 @@ async def _execute(config: RunConfig, plan: _Plan, store: RunStore, progress: Pr
     spec = RenderSpec(timeout_s=config.render_timeout_s, renderer=config.renderer)
     renderer = await asyncio.to_thread(open_backend, config.backend, config.workers, run=config.run_id)
     animation = _LazyAnimation()
+    live = _start_live(config, store, calls, renderer)
     try:
         queues: dict[str, list[tuple[Task, Sample, int]]] = {}
         model_by_name = {m.name: calls.models.get(m.name, m) for m in plan.models}
@@ -270,10 +271,21 @@ async def _execute(config: RunConfig, plan: _Plan, store: RunStore, progress: Pr
             jobs += [worker(model_by_name[name], it) for _ in range(max(1, workers))]
         await asyncio.gather(*jobs)
     finally:
+        await live.stop()
         await calls.aclose_models()
         summary.spend = calls.close()
         await renderer.close()
         await animation.close()
+
+
+def _start_live(config: RunConfig, store: RunStore, calls: "_CallLayer", renderer: Any) -> Any:
+    """The heartbeat publisher (``_live.py``): the run's in-memory state for the dashboards, <= 2 writes/s."""
+    from svgarena.harness._live import LivePublisher
+
+    live = LivePublisher(store, models=calls.models, budget=calls.budget, renderer=renderer,
+                         max_cost_usd=config.max_cost_usd, max_tokens=config.max_tokens)
+    live.start()
+    return live
 
 
 class _CallLayer:
@@ -285,6 +297,7 @@ class _CallLayer:
         self.specs = plan.specs
         self.models: dict[str, Any] = {}
         self.ledger = self.cache = None
+        self.budget: Any = None
         routed = [m for m in plan.models if isinstance(m, LiteLLMModel)]
         if not routed:
             return
@@ -296,7 +309,7 @@ class _CallLayer:
         self.ledger = CallLedger(path)
         self.cache = None if config.no_cache else ReplyCache(path)
         spent_usd, spent_tokens = self.ledger.totals()  # what earlier invocations of this run already spent
-        budget = Budget(config.max_cost_usd, config.max_tokens, spent_usd, spent_tokens)
+        budget = self.budget = Budget(config.max_cost_usd, config.max_tokens, spent_usd, spent_tokens)
         for model in routed:
             if config.temperature is not None:  # --temperature overrides the registry's (resample needs > 0)
                 model.temperature = config.temperature
