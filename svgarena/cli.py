@@ -35,39 +35,12 @@ def _fail(exc: BaseException) -> None:
     raise typer.Exit(2)
 
 
-class _BarProgress:
-    """Rich progress bars, one per (task, model)."""
+def _run_dashboard(console, run_dir: Path, no_live: bool):
+    """The run's dashboard (``harness/_dashboard.py``): Rich Live on a terminal, a line log otherwise."""
+    from svgarena.harness import RunDashboard
 
-    def __init__(self, console) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                             TextColumn("{task.fields[fails]}"), TimeElapsedColumn(), console=console,
-                             transient=False)
-        self.ids: dict[tuple[str, str], int] = {}
-        self.fails: dict[tuple[str, str], int] = {}
-        self.console = console
-
-    def start(self, task: str, model: str, total: int) -> None:
-        if not self.ids:  # the display starts with the first bar, so early errors print alone
-            self.bars.start()
-        key = (task, model)
-        self.fails[key] = 0
-        self.ids[key] = self.bars.add_task(f"{task:<24} {model:<20}", total=total, fails="")
-
-    def advance(self, task: str, model: str, outcome) -> None:
-        key = (task, model)
-        if outcome.value != "ok":
-            self.fails[key] += 1
-        n = self.fails[key]
-        self.bars.update(self.ids[key], advance=1, fails=f"[red]{n} failed[/red]" if n else "")
-
-    def note(self, text: str) -> None:
-        self.console.print(text)
-
-    def stop(self) -> None:
-        if self.ids:
-            self.bars.stop()
+    live = console.is_terminal and sys.stdout.isatty() and not no_live
+    return RunDashboard(run_dir / "run.sqlite", console, live=live)
 
 
 @app.command()
@@ -110,6 +83,7 @@ def run(
     batch_size: Annotated[int, typer.Option(help="Neural metrics: images per batch.")] = 16,
     half: Annotated[bool, typer.Option("--half", help="Neural metrics in fp16 autocast (CUDA only; fp32 is the parity default).")] = False,
     weights_dir: Annotated[Optional[str], typer.Option(help="Folder of metric checkpoints copied from elsewhere (or $SVGARENA_WEIGHTS); see `svgarena weights list`.")] = None,
+    no_live: Annotated[bool, typer.Option("--no-live", help="Print a plain line log instead of the live dashboard (the default when stdout is not a terminal).")] = False,
 ) -> None:
     """Evaluate models on tasks; with no options, the bundled suite with the built-in baselines."""
     from rich.console import Console
@@ -134,7 +108,7 @@ def run(
         temperature=temperature, preflight=not no_preflight, skip_unavailable=skip_unavailable,
         choice_rule=choice, video_input=video_input,
     )
-    progress = _BarProgress(console)
+    progress = _run_dashboard(console, config.run_dir, no_live)
     try:
         scoring = ScoringOptions(device=device, batch_size=batch_size, half=half, weights_dir=weights_dir)
         summary = asyncio.run(execute(config, resume=resume is not None, progress=progress, scoring=scoring))

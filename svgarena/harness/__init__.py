@@ -2,6 +2,7 @@
 
 from svgarena.harness._artifacts import ArtifactStore
 from svgarena.harness._config import RunConfig, new_run_id
+from svgarena.harness._dashboard import LineLog, RunDashboard
 from svgarena.harness._failures import failure_lines, failure_reasons, recent_failures, short_reason
 from svgarena.harness._meta import run_metadata
 from svgarena.harness._preflight import PreflightError, preflight
@@ -17,6 +18,8 @@ from svgarena.harness._watch import watch as watch_run
 __all__ = [
     "ArtifactStore",
     "Interval",
+    "LineLog",
+    "RunDashboard",
     "bootstrap_mean",
     "compare_runs",
     "compare_table",

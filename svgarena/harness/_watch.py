@@ -3,7 +3,7 @@
 The store is the attach channel: a read-only WAL reader never blocks the writer and cannot write,
 so there is no socket to serve and nothing to corrupt. Each poll builds one :class:`Snapshot`
 (plain data); a terminal gets it redrawn by Rich Live at a bounded rate, a pipe gets a line log
-printed only when something changed. It stops once the run's status says the runner is gone.
+(the progress block when it changed, at most every few seconds, and each new failure once). It stops once the run's status says the runner is gone.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from svgarena.harness._failures import recent_failures
+from svgarena.harness._failures import recent_failures, short_reason
 from svgarena.harness._store import RunStore
 from svgarena.outcome import Outcome
 
@@ -73,7 +73,7 @@ class ModelLive:
         if self.paused_s > 0:
             text += f", paused {self.paused_s:.1f}s"
         if self.unusable:
-            text += f"; not called any more: {self.unusable}"
+            text += f"; not called any more: {short_reason(self.unusable, 100)}"
         return text
 
 
@@ -139,6 +139,30 @@ class Snapshot:
     def multi_round(self) -> bool:
         return self.solver != "direct" or any(n > 1 for n in self.finished_rounds)
 
+    @property
+    def progress(self) -> tuple[int, int | None]:
+        """(finished trajectories, planned ones or None when a unit's total is unknown)."""
+        done = sum(r.done for r in self.rows)
+        totals = [r.total for r in self.rows]
+        return done, (sum(totals) if totals and None not in totals else None)  # type: ignore[arg-type]
+
+    @property
+    def left_s(self) -> float | None:
+        """Time left at the pace so far (None before the first finished trajectory or without a plan)."""
+        done, total = self.progress
+        if not done or total is None or self.elapsed_s is None:
+            return None
+        return max(0.0, self.elapsed_s / done * (total - done))
+
+    def progress_line(self) -> str:
+        done, total = self.progress
+        text = f"  {done}/{total if total is not None else '?'} trajectories done"
+        if self.elapsed_s is not None:
+            text += f", {_clock(self.elapsed_s)} elapsed"
+        if self.left_s is not None and not self.ended:
+            text += f", about {_clock(self.left_s)} left"
+        return text
+
     def rounds_line(self) -> str:
         at = ", ".join(f"round {r}: {n}" for r, n in sorted(self.running_rounds.items())) or "none running"
         used = ", ".join(f"{r} round{'s' if r != 1 else ''}: {n}" for r, n in sorted(self.finished_rounds.items()))
@@ -153,6 +177,8 @@ class Snapshot:
             metric = f", {_headline(r.metric, r.value)}" if r.metric else ""
             running = f", {r.running} running" if r.running else ""
             out.append(f"  {r.task}  {r.model}: {r.done}/{total} done, SR {sr}{metric}{running}")
+        if self.rows:
+            out.append(self.progress_line())
         if self.multi_round:
             out.append(self.rounds_line())
         out += [m.line() for m in self.models]
@@ -260,9 +286,7 @@ def render(snap: Snapshot) -> Any:
     from rich.table import Table
     from rich.text import Text
 
-    title = f"run {snap.run_id}: {snap.status}"
-    if snap.elapsed_s is not None:
-        title += f"  ({_clock(snap.elapsed_s)} elapsed)"
+    title = f"run {snap.run_id}: {snap.status}  " + snap.progress_line().strip()
     if snap.live_age_s is not None and not snap.ended and snap.live_age_s > STALE_S:
         title += f"  [no heartbeat for {snap.live_age_s:.0f}s]"
     table = Table(title=title, title_justify="left", header_style="bold")
@@ -319,17 +343,12 @@ def _read(path: Path) -> Snapshot | None:
 def watch(path: Path, *, live: bool, console: Any, poll_s: float = POLL_S,
           timeout_s: float | None = None, sleep: Callable[[float], None] = time.sleep) -> Snapshot | None:
     """Follow the store at ``path`` until its run has ended (or ``timeout_s`` passed); returns the
-    last snapshot. ``live``: redraw in place with Rich Live; otherwise print lines on change."""
-    start = time.monotonic()
-    printed: list[str] | None = None
+    last snapshot. ``live``: redraw in place with Rich Live; otherwise a line log (``_dashboard.LineLog``)."""
+    from svgarena.harness._dashboard import LineLog
 
-    def show(snap: Snapshot) -> None:
-        nonlocal printed
-        lines = snap.lines()
-        if lines != printed:
-            for line in lines:
-                console.print(line, markup=False, highlight=False, soft_wrap=True)
-            printed = lines
+    start = time.monotonic()
+    log = LineLog(lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
+    show = log.update
 
     def follow(draw) -> Snapshot | None:
         last: Snapshot | None = None

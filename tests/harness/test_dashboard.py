@@ -1,0 +1,118 @@
+"""The live dashboard of `svgarena run`: drawn from the store on a real pseudo-terminal during a real
+run of the bundled suite, and a line log when stdout is not a terminal.
+
+The run mixes the vtracer baseline, a priced model served by a real local fault-injecting server (its
+first two requests get a 429 with Retry-After) and a model whose key is missing (--no-preflight), so
+progress, a rate-limit wait, a failure reason and a cost all have something to show.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from svgarena.harness import LineLog, RunStore, snapshot
+from svgarena.harness._watch import Row, Snapshot
+from tests._fault_server import FaultServer
+
+CLI = [sys.executable, "-m", "svgarena.cli"]
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def _env() -> dict[str, str]:
+    """No OpenAI key (so gpt-4o fails with a reason) and the terminal's own size (pytest sets COLUMNS=80)."""
+    return {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "COLUMNS", "LINES")}
+
+
+def _args(tmp_path: Path, srv: FaultServer, run_id: str) -> list[str]:
+    models = tmp_path / "models.yaml"
+    models.write_text(f'models:\n  faulty: {{route: openai/faulty, api_base: "{srv.api_base}", concurrency: 2, '
+                      f'price: {{input: 1.0, output: 2.0}}}}\n')
+    return ["run", "--task", "icon/img2svg", "--limit", "2", "--model", "baseline/vtracer", "--model", "faulty",
+            "--model", "openai/gpt-4o", "--models-file", str(models), "--no-preflight", "--max-cost", "1",
+            "--workers", "1", "--out", str(tmp_path / "runs"), "--run-id", run_id]
+
+
+def _server() -> FaultServer:
+    # Every img2svg prompt holds this text: the first two requests get a 429 with Retry-After 0.3 s.
+    return FaultServer(script={"SVG": ["429:0.3", "429:0.3"]}, usage=(100, 50))
+
+
+@pytest.mark.timeout(300)
+def test_run_on_a_terminal_draws_progress_a_failure_reason_and_the_cost(tmp_path: Path) -> None:
+    with _server() as srv:
+        child = pexpect.spawn(CLI[0], [*CLI[1:], *_args(tmp_path, srv, "tty")], dimensions=(60, 220),
+                              timeout=240, encoding="utf-8", env=_env())
+        child.expect(pexpect.EOF)
+        child.close()
+    screen = ANSI.sub("", child.before)
+    assert child.exitstatus == 0, screen[-3000:]
+    assert "\x1b[1A" in child.before and "\x1b[2K" in child.before  # redrawn in place, not a scrolling log
+    assert "run tty: running" in screen  # drawn while the run was going ...
+    assert "run tty: finished" in screen  # ... and its final frame stays on the screen
+    assert re.search(r"icon/img2svg\s*│\s*baseline/vtracer\s*│\s*2/2", screen)  # progress per task and model
+    assert re.search(r"icon/img2svg\s*│\s*openai/gpt-4o\s*│\s*2/2\s*│\s*0\.0", screen)
+    assert "last failures:" in screen and "OPENAI_API_KEY" in screen  # the failure's one-line reason
+    assert "cost $0.0004 of $1 (--max-cost), tokens 300" in screen  # 2 answers x (100 in + 50 out), priced
+    assert re.search(r"faulty\s*│\s*\d+\s*│\s*\d+/2\s*│[^│]*│[^│]*│\s*4\s*│\s*2\s*│\s*2\s*│\s*2\s*│", screen)
+    assert "render pool (local): " in screen and "renders" in screen
+    assert "usage per model" in screen  # the end-of-run tables follow the last frame
+
+
+@pytest.mark.timeout(300)
+def test_run_off_a_terminal_prints_a_line_log(tmp_path: Path) -> None:
+    with _server() as srv:
+        done = subprocess.run([*CLI, *_args(tmp_path, srv, "log")], capture_output=True, text=True, timeout=240,
+                              env=_env())
+    assert done.returncode == 0, done.stderr[-3000:]
+    log = done.stderr
+    assert "\x1b[" not in log  # plain lines, nothing redrawn
+    assert "run log: finished" in log.splitlines()
+    assert "  icon/img2svg  baseline/vtracer: 2/2 done, SR 100.0%" in log
+    assert "  6/6 trajectories done" in log
+    assert re.search(r"failed icon/img2svg openai/gpt-4o \d \(round 0\): model_error: .*OPENAI_API_KEY", log)
+    assert len(re.findall(r"failed icon/img2svg openai/gpt-4o", log)) == 2  # each failure printed once
+    assert re.search(r"  faulty: 0 in flight, limit \d/2, [\d.]+ out tok/s, backoff \d+% of the last \d+s, "
+                     r"4 calls, 2 retries, 2 x 429 \(2 Retry-After\)", log)
+    assert "  cost $0.0004 of $1 (--max-cost), tokens 300 (no --max-tokens)" in log
+    store = RunStore.open_existing(tmp_path / "runs" / "log" / "run.sqlite", readonly=True)
+    try:
+        snap = snapshot(store)
+    finally:
+        store.close()
+    faulty = next(m for m in snap.models if m.name == "faulty")
+    assert (faulty.calls, faulty.retries, faulty.rate_limited, faulty.in_flight) == (4, 2, 2, 0)
+    assert snap.pool is not None and snap.pool.renders >= 4 and snap.pool.crashes == snap.pool.timeouts == 0
+    with sqlite3.connect(tmp_path / "runs" / "log" / "run.sqlite") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_the_line_log_prints_changes_at_a_bounded_rate_and_each_failure_once() -> None:
+    now = [0.0]
+    out: list[str] = []
+    log = LineLog(out.append, interval_s=5.0, clock=lambda: now[0])
+    snap = Snapshot(run_id="r", status="running", rows=[Row("icon/img2svg", "m", done=0, total=2)])
+    log.update(snap)
+    assert out[0] == "run r: running" and len(out) == 3  # the block: status, row, overall progress
+    snap.rows[0].done = 1
+    snap.failures = [{"task": "icon/img2svg", "model": "m", "sample_id": "0", "round": 0, "outcome": "model_error",
+                      "reason": "no key", "created": 1.0}]
+    now[0] = 1.0
+    log.update(snap)  # changed, but too soon for the block: only the new failure
+    assert out[3:] == ["  failed icon/img2svg m 0 (round 0): model_error: no key"]
+    now[0] = 6.0
+    log.update(snap)
+    assert out[4:6] == ["run r: running", "  icon/img2svg  m: 1/2 done, SR 0.0%"] and len(out) == 7
+    log.update(snap)  # nothing changed: nothing printed
+    snap.status = "finished"
+    snap.rows[0].done = 2
+    now[0] = 6.5
+    log.update(snap)  # the end is always printed
+    assert out[7] == "run r: finished" and out.count("  failed icon/img2svg m 0 (round 0): model_error: no key") == 1
