@@ -116,3 +116,66 @@ def test_the_line_log_prints_changes_at_a_bounded_rate_and_each_failure_once() -
     now[0] = 6.5
     log.update(snap)  # the end is always printed
     assert out[7] == "run r: finished" and out.count("  failed icon/img2svg m 0 (round 0): model_error: no key") == 1
+
+
+def test_a_refine_run_shows_how_many_trajectories_are_at_each_round(tmp_path: Path) -> None:
+    from svgarena.harness import TrajectoryKey
+
+    store = RunStore(tmp_path / "run.sqlite")
+    store.init_run("refine", {"solver": "refine"}, {})
+    done = store.start_trajectory(TrajectoryKey("icon/img2svg", "m", "refine", "0"))
+    for r in (0, 1):
+        store.add_attempt(done, {"round": r, "outcome": "ok"})
+    store.finish_trajectory(done, outcome="ok", answer=None, scores=[])
+    for sample, rounds in (("1", 1), ("2", 1), ("3", 2)):  # still going: at round 1, 1 and 2
+        tid = store.start_trajectory(TrajectoryKey("icon/img2svg", "m", "refine", sample))
+        for r in range(rounds):
+            store.add_attempt(tid, {"round": r, "outcome": "ok"})
+    snap = snapshot(store)
+    store.close()
+    assert snap.running_rounds == {1: 2, 2: 1} and snap.finished_rounds == {2: 1}
+    assert "  trajectories at round 1: 2, round 2: 1; finished after 2 rounds: 1" in snap.lines()
+
+
+def test_call_stats_give_throughput_and_the_share_of_time_backing_off() -> None:
+    from svgarena.agents._callstats import CallStats
+
+    now = [100.0]
+    stats = CallStats(window_s=10.0, clock=lambda: now[0])
+    now[0] = 110.0
+    stats.call_done(2.0, 40, error=True, rate_limited=True, retry_after=True, retry=False)
+    token = stats.backoff_begin()
+    now[0] = 116.0
+    stats.backoff_end(token)  # 6 s asleep
+    stats.call_done(2.0, 60, error=False, rate_limited=False, retry_after=False, retry=True)
+    view = stats.view()
+    assert view["out_tok_s"] == pytest.approx(10.0)  # 100 tokens over the 10 s window
+    assert view["backoff_share"] == pytest.approx(6.0 / 10.0)  # 6 s of backoff against 4 s of calls
+    assert (view["calls"], view["retries"], view["rate_limited"], view["retry_after"]) == (2, 1, 1, 1)
+    now[0] = 130.0  # everything has left the window
+    assert stats.view()["out_tok_s"] == 0.0 and stats.view()["backoff_share"] == 0.0
+
+
+def test_the_heartbeat_is_written_at_a_bounded_rate_not_per_call(tmp_path: Path) -> None:
+    import asyncio
+    import time
+
+    from svgarena.harness._live import LivePublisher
+
+    store = RunStore(tmp_path / "run.sqlite")
+    store.init_run("hb", {}, {})
+
+    async def go() -> tuple[int, float]:
+        live = LivePublisher(store, models={}, budget=None, renderer=None, max_cost_usd=2.0, max_tokens=None,
+                             period_s=0.2)
+        t = time.monotonic()
+        live.start()
+        await asyncio.sleep(1.0)
+        await live.stop()
+        return live.writes, time.monotonic() - t
+
+    writes, took = asyncio.run(go())
+    assert 2 <= writes <= took / 0.2 + 2  # one per period (plus the final one), however busy the run is
+    snap = snapshot(store)
+    store.close()
+    assert snap.spend is not None and snap.spend.max_cost_usd == 2.0 and snap.spend.cost_usd == 0.0
