@@ -428,8 +428,11 @@ def score(
 
     names = [m.strip() for item in (metrics or []) for m in item.split(",") if m.strip()] or None
     options = ScoringOptions(metrics=names, device=device, batch_size=batch_size, half=half, weights_dir=weights_dir)
+    from svgarena.harness import StepProgress
+
     try:
-        run_dir, report_ = rescore(run, out, options)
+        with StepProgress("scoring", unit="samples") as bar:  # a bar on a terminal, a line every 10 s otherwise
+            run_dir, report_ = rescore(run, out, options, progress=bar)
     except (CheckpointMissing, *_USER_ERRORS) as exc:
         _fail(exc)
     _print_results(load_results(run_dir), as_json)
@@ -508,10 +511,13 @@ def weights_fetch(
     if not chosen:
         typer.echo("every checkpoint is present; nothing to fetch")
         return
+    from svgarena.harness import StepProgress
+
     failed = 0
     for ck in chosen:
         try:
-            fetch(ck, weights_dir, progress=typer.echo)
+            with StepProgress(f"{ck.name}", total=ck.size, unit="B") as bar:  # bytes received, time left
+                fetch(ck, weights_dir, progress=typer.echo, on_bytes=lambda got, total: bar(got, total))
         except (OSError, ConnectionError, CheckpointCorrupt, ValueError) as exc:
             failed += 1
             typer.secho(f"error: {ck.name}: {exc}", fg=typer.colors.RED, err=True)

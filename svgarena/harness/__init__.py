@@ -11,6 +11,7 @@ from svgarena.harness._report import collect, load_results, tables, usage_table
 from svgarena.harness._runner import DEFAULT_MODELS, Progress, RunSummary, execute
 from svgarena.harness._stats import Interval, bootstrap_mean, holm, mcnemar_exact, paired_bootstrap, wilcoxon_test
 from svgarena.harness._compare import compare_runs, compare_table
+from svgarena.harness._steps import StepProgress
 from svgarena.harness._store import STORE_VERSION, RunStore, StoreVersionError, TrajectoryKey
 from svgarena.harness._watch import Snapshot, snapshot
 from svgarena.harness._watch import watch as watch_run
@@ -34,6 +35,7 @@ __all__ = [
     "RunStore",
     "STORE_VERSION",
     "Snapshot",
+    "StepProgress",
     "StoreVersionError",
     "RunSummary",
     "ScoringOptions",

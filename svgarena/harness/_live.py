@@ -100,3 +100,30 @@ class LivePublisher:
             self.publish()
         except Exception as exc:  # noqa: BLE001
             log.debug("final heartbeat not written: %s", exc)
+
+
+SCORING_KEY = "scoring"
+
+
+class ScoringHeartbeat:
+    """The end-of-run scoring pass's progress, as heartbeat ``scoring``: a ``(done, total, what)``
+    callback for ``run_pass`` that writes at most once per ``period_s`` (and always the last count)."""
+
+    def __init__(self, store: RunStore, period_s: float = PERIOD_S) -> None:
+        self.store = store
+        self.period_s = period_s
+        self.started = time.time()
+        self.writes = 0
+        self._last = float("-inf")
+
+    def __call__(self, done: int, total: int, what: str = "") -> None:
+        now = time.monotonic()
+        if done < total and now - self._last < self.period_s:
+            return
+        self._last = now
+        try:
+            self.store.put_heartbeat(SCORING_KEY, {"done": done, "total": total, "what": what,
+                                                   "started": self.started, "elapsed_s": round(time.time() - self.started, 2)})
+            self.writes += 1
+        except Exception as exc:  # noqa: BLE001 - progress must never stop the pass
+            log.debug("scoring heartbeat not written: %s", exc)

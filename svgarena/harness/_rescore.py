@@ -109,8 +109,9 @@ def _item(row: dict, sample: Sample, answer_kind: AnswerKind, artifacts: Artifac
 
 
 def score_stored(store: RunStore, artifacts: ArtifactStore, root: Path, options: ScoringOptions, *,
-                 only_missing: bool, runner_pass: bool, note: Callable[[str], None] = log.info) -> Any:
-    """Run one scoring pass over a run's store; returns the pass report."""
+                 only_missing: bool, runner_pass: bool, note: Callable[[str], None] = log.info,
+                 progress: Callable[[int, int, str], None] | None = None) -> Any:
+    """Run one scoring pass over a run's store; returns the pass report (``progress``: see ``run_pass``)."""
     from svgarena.scoring import ScoringContext, resolve_device, run_pass, runner_metrics
     from svgarena.scoring._weights import weights_dir
 
@@ -126,7 +127,8 @@ def score_stored(store: RunStore, artifacts: ArtifactStore, root: Path, options:
 
         autocast(ctx.device, True)  # fails early, with one line, on a CPU
     groups = stored_groups(store, artifacts, root, note)
-    report = run_pass(groups, _StoreSink(store), ctx, metrics=metrics, only_missing=only_missing, note=note)
+    report = run_pass(groups, _StoreSink(store), ctx, metrics=metrics, only_missing=only_missing, note=note,
+                      progress=progress)
     previous = [entry for entry in info["meta"].get("skipped_metrics", [])
                 if isinstance(entry, dict) and metrics is not None and not set(entry.get("metrics", ())) & metrics]
     current = [{"metrics": report.line_metrics.get(line, []), "line": line} for line in report.lines]
@@ -136,7 +138,8 @@ def score_stored(store: RunStore, artifacts: ArtifactStore, root: Path, options:
 
 
 def rescore(run: str | Path, out: str | Path, options: ScoringOptions,
-            note: Callable[[str], None] = log.info) -> tuple[Path, Any]:
+            note: Callable[[str], None] = log.info,
+            progress: Callable[[int, int, str], None] | None = None) -> tuple[Path, Any]:
     """``svgarena score``: (re)compute a finished run's metrics from its store and artifacts."""
     from svgarena.scoring import METRICS
 
@@ -149,7 +152,7 @@ def rescore(run: str | Path, out: str | Path, options: ScoringOptions,
         config = store.run_info()["config"]
         root = resolve_suite(config.get("suite", "sarena-mini"), config.get("data"))
         report = score_stored(store, ArtifactStore(path.parent / "artifacts"), root, options,
-                              only_missing=False, runner_pass=False, note=note)
+                              only_missing=False, runner_pass=False, note=note, progress=progress)
     finally:
         store.close()
     return path.parent, report

@@ -122,7 +122,8 @@ async def execute(config: RunConfig, *, resume: bool = False, progress: Progress
         scoring = scoring or ScoringOptions()
         if scoring.enabled:
             score_stored(store, ArtifactStore(config.run_dir / "artifacts"), resolve_suite(config.suite, config.data),
-                         scoring, only_missing=True, runner_pass=True, note=log.info)  # the report prints skips
+                         scoring, only_missing=True, runner_pass=True, note=log.info,  # the report prints skips
+                         progress=_scoring_progress(store))
         store.set_status("stopped" if summary.stopped else "finished")
         if summary.stopped:
             store.add_note(f"stopped: {summary.stopped}")
@@ -276,6 +277,13 @@ async def _execute(config: RunConfig, plan: _Plan, store: RunStore, progress: Pr
         summary.spend = calls.close()
         await renderer.close()
         await animation.close()
+
+
+def _scoring_progress(store: RunStore) -> Any:
+    """The end-of-run scoring pass's counts for the dashboards (heartbeat ``scoring``, <= 2 writes/s)."""
+    from svgarena.harness._live import ScoringHeartbeat
+
+    return ScoringHeartbeat(store)
 
 
 def _start_live(config: RunConfig, store: RunStore, calls: "_CallLayer", renderer: Any) -> Any:

@@ -128,6 +128,7 @@ class Snapshot:
     spend: Spend | None = None
     running_rounds: dict[int, int] = field(default_factory=dict)  # round being worked on -> trajectories
     finished_rounds: dict[int, int] = field(default_factory=dict)  # rounds used -> finished trajectories
+    scoring: dict[str, Any] | None = None  # the end-of-run scoring pass: done, total, what, elapsed_s
     elapsed_s: float | None = None
     live_age_s: float | None = None  # seconds since the runner last wrote its heartbeat
 
@@ -163,6 +164,20 @@ class Snapshot:
             text += f", about {_clock(self.left_s)} left"
         return text
 
+    def scoring_line(self) -> str:
+        s = self.scoring or {}
+        done, total, elapsed = int(s.get("done", 0)), int(s.get("total", 0)), float(s.get("elapsed_s", 0.0))
+        text = f"  scoring pass: {done}/{total} samples"
+        if done < total:
+            text += f", {_clock(elapsed)} elapsed"
+            if done:
+                text += f", about {_clock(elapsed / done * (total - done))} left"
+            if s.get("what"):
+                text += f" [{s['what']}]"
+        else:
+            text += f" scored in {_clock(elapsed)}"
+        return text
+
     def rounds_line(self) -> str:
         at = ", ".join(f"round {r}: {n}" for r, n in sorted(self.running_rounds.items())) or "none running"
         used = ", ".join(f"{r} round{'s' if r != 1 else ''}: {n}" for r, n in sorted(self.finished_rounds.items()))
@@ -181,6 +196,8 @@ class Snapshot:
             out.append(self.progress_line())
         if self.multi_round:
             out.append(self.rounds_line())
+        if self.scoring is not None:
+            out.append(self.scoring_line())
         out += [m.line() for m in self.models]
         if self.spend is not None:
             out.append(self.spend.line())
@@ -256,9 +273,11 @@ def _add_live(store: RunStore, snap: Snapshot) -> None:
     """The runner's ``live`` heartbeat (calls, budget, pool) and the refine round counts."""
     import json
 
-    from svgarena.harness._live import LIVE_KEY
+    from svgarena.harness._live import LIVE_KEY, SCORING_KEY
 
-    live = store.heartbeats().get(LIVE_KEY)
+    beats = store.heartbeats()
+    snap.scoring = beats.get(SCORING_KEY)
+    live = beats.get(LIVE_KEY)
     if live:
         snap.models = [_pick(ModelLive, m, name=name) for name, m in sorted((live.get("models") or {}).items())]
         if live.get("spend") is not None:
@@ -310,7 +329,8 @@ def render(snap: Snapshot) -> Any:
                           f"{100 * m.backoff_share:.0f}% of {m.window_s:.0f}s", str(m.calls), str(m.retries),
                           str(m.rate_limited), str(m.retry_after), waiting)
         parts.append(calls)
-    for text in ([snap.spend.line().strip()] if snap.spend else []) + \
+    for text in ([snap.scoring_line().strip()] if snap.scoring is not None else []) + \
+            ([snap.spend.line().strip()] if snap.spend else []) + \
             ([snap.pool.line().strip()] if snap.pool else []) + ([snap.rounds_line().strip()] if snap.multi_round else []):
         parts.append(Text(text, overflow="ellipsis", no_wrap=True))
     if snap.failures:

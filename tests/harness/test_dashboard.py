@@ -8,6 +8,7 @@ progress, a rate-limit wait, a failure reason and a cost all have something to s
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import sqlite3
@@ -82,6 +83,7 @@ def test_run_off_a_terminal_prints_a_line_log(tmp_path: Path) -> None:
     assert re.search(r"  faulty: 0 in flight, limit \d/2, [\d.]+ out tok/s, backoff \d+% of the last \d+s, "
                      r"4 calls, 2 retries, 2 x 429 \(2 Retry-After\)", log)
     assert "  cost $0.0004 of $1 (--max-cost), tokens 300 (no --max-tokens)" in log
+    assert re.search(r"  scoring pass: 6/6 samples scored in \d+:\d\d", log)  # the end-of-run pass, counted
     store = RunStore.open_existing(tmp_path / "runs" / "log" / "run.sqlite", readonly=True)
     try:
         snap = snapshot(store)
@@ -92,6 +94,11 @@ def test_run_off_a_terminal_prints_a_line_log(tmp_path: Path) -> None:
     assert snap.pool is not None and snap.pool.renders >= 4 and snap.pool.crashes == snap.pool.timeouts == 0
     with sqlite3.connect(tmp_path / "runs" / "log" / "run.sqlite") as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    rescored = subprocess.run([*CLI, "score", "log", "--out", str(tmp_path / "runs"), "--metrics", "ssim"],
+                              capture_output=True, text=True, timeout=240, env=_env())
+    assert rescored.returncode == 0, rescored.stderr[-2000:]
+    assert re.search(r"^scoring: 0/6 samples \(0%\), ", rescored.stderr, re.M)  # it says it started ...
+    assert re.search(r"^scoring: 6/6 samples \(100%\), \d+:\d\d elapsed", rescored.stderr, re.M)  # ... and ended
 
 
 def test_the_line_log_prints_changes_at_a_bounded_rate_and_each_failure_once() -> None:
@@ -179,3 +186,32 @@ def test_the_heartbeat_is_written_at_a_bounded_rate_not_per_call(tmp_path: Path)
     snap = snapshot(store)
     store.close()
     assert snap.spend is not None and snap.spend.max_cost_usd == 2.0 and snap.spend.cost_usd == 0.0
+
+
+def test_step_progress_logs_counts_and_time_left_at_a_bounded_rate() -> None:
+    from svgarena.harness import StepProgress
+
+    now = [0.0]
+    out: list[str] = []
+    with StepProgress("scoring", unit="samples", live=False, emit=out.append, every_s=10.0,
+                      clock=lambda: now[0]) as bar:
+        bar(0, 8, "")
+        now[0] = 4.0
+        bar(2, 8, "icon/img2svg m")  # too soon after the first line: not printed
+        now[0] = 12.0
+        bar(4, 8, "icon/img2svg m")
+    assert out == ["scoring: 0/8 samples (0%), 0:00 elapsed",
+                   "scoring: 4/8 samples (50%), 0:12 elapsed, about 0:12 left [icon/img2svg m]",
+                   "scoring: 4/8 samples (50%), 0:12 elapsed, about 0:12 left [icon/img2svg m]"]
+
+
+def test_step_progress_on_a_terminal_is_a_bar() -> None:
+    from rich.console import Console
+
+    from svgarena.harness import StepProgress
+
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=True, width=120)
+    with StepProgress("weights vgg16", total=5e6, unit="B", console=console) as bar:
+        bar(2.5e6)
+    assert bar.live and "weights vgg16" in buf.getvalue() and "2500000 B" in ANSI.sub("", buf.getvalue())
