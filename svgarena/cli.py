@@ -269,10 +269,13 @@ def sandbox_build(
     tag: Annotated[Optional[str], typer.Option(help="Image tag (default: svgarena-renderer:<worker hash>, which the docker backend looks for).")] = None,
 ) -> None:
     """Build the Docker image the docker backend runs."""
+    from svgarena.harness import StepProgress
     from svgarena.sandboxes import build_image
 
     try:
-        built = build_image(base=base, stage=stage, tag=tag, log=lambda line: typer.echo(line, err=True))
+        with StepProgress(f"sandbox build ({stage})", unit="steps") as bar:  # the Dockerfile's Step N/M
+            built = build_image(base=base, stage=stage, tag=tag, log=lambda line: typer.echo(line, err=True),
+                                progress=bar)
     except (RuntimeError, *_USER_ERRORS) as exc:
         _fail(exc)
     typer.echo(built)
