@@ -33,13 +33,15 @@ class LivePublisher:
     """
 
     def __init__(self, store: RunStore, *, models: dict[str, Any], budget: Any, renderer: Any,
-                 max_cost_usd: float | None, max_tokens: int | None, period_s: float = PERIOD_S) -> None:
+                 max_cost_usd: float | None, max_tokens: int | None, done_before: int = 0,
+                 period_s: float = PERIOD_S) -> None:
         self.store = store
         self.models = models
         self.budget = budget
         self.renderer = renderer
         self.caps = {"max_cost_usd": max_cost_usd, "max_tokens": max_tokens}
         self.period_s = period_s
+        self.done_before = done_before  # trajectories a resumed run had finished before this invocation
         self.started = time.time()
         self.writes = 0
         self._renders: deque[tuple[float, int]] = deque()
@@ -60,7 +62,7 @@ class LivePublisher:
         if self.budget is not None:
             spend.update(cost_usd=self.budget.spent_usd, tokens=self.budget.spent_tokens)
         data: dict[str, Any] = {"started": self.started, "elapsed_s": round(time.time() - self.started, 2),
-                                "models": models, "spend": spend}
+                                "done_before": self.done_before, "models": models, "spend": spend}
         health = getattr(self.renderer, "health", None)
         if health is not None:
             pool = dict(health())

@@ -227,7 +227,7 @@ async def _execute(config: RunConfig, plan: _Plan, store: RunStore, progress: Pr
     spec = RenderSpec(timeout_s=config.render_timeout_s, renderer=config.renderer)
     renderer = await asyncio.to_thread(open_backend, config.backend, config.workers, run=config.run_id)
     animation = _LazyAnimation()
-    live = _start_live(config, store, calls, renderer)
+    live = _start_live(config, store, calls, renderer, len(done))
     try:
         queues: dict[str, list[tuple[Task, Sample, int]]] = {}
         model_by_name = {m.name: calls.models.get(m.name, m) for m in plan.models}
@@ -286,12 +286,12 @@ def _scoring_progress(store: RunStore) -> Any:
     return ScoringHeartbeat(store)
 
 
-def _start_live(config: RunConfig, store: RunStore, calls: "_CallLayer", renderer: Any) -> Any:
+def _start_live(config: RunConfig, store: RunStore, calls: "_CallLayer", renderer: Any, done_before: int) -> Any:
     """The heartbeat publisher (``_live.py``): the run's in-memory state for the dashboards, <= 2 writes/s."""
     from svgarena.harness._live import LivePublisher
 
     live = LivePublisher(store, models=calls.models, budget=calls.budget, renderer=renderer,
-                         max_cost_usd=config.max_cost_usd, max_tokens=config.max_tokens)
+                         max_cost_usd=config.max_cost_usd, max_tokens=config.max_tokens, done_before=done_before)
     live.start()
     return live
 

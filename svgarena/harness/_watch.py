@@ -130,6 +130,7 @@ class Snapshot:
     finished_rounds: dict[int, int] = field(default_factory=dict)  # rounds used -> finished trajectories
     scoring: dict[str, Any] | None = None  # the end-of-run scoring pass: done, total, what, elapsed_s
     elapsed_s: float | None = None
+    done_before: int = 0  # finished before this invocation of the runner (a resume): not in its pace
     live_age_s: float | None = None  # seconds since the runner last wrote its heartbeat
 
     @property
@@ -151,9 +152,10 @@ class Snapshot:
     def left_s(self) -> float | None:
         """Time left at the pace so far (None before the first finished trajectory or without a plan)."""
         done, total = self.progress
-        if not done or total is None or self.elapsed_s is None:
+        now = done - self.done_before
+        if now <= 0 or total is None or self.elapsed_s is None:
             return None
-        return max(0.0, self.elapsed_s / done * (total - done))
+        return max(0.0, self.elapsed_s / now * (total - done))
 
     def progress_line(self) -> str:
         done, total = self.progress
@@ -285,6 +287,7 @@ def _add_live(store: RunStore, snap: Snapshot) -> None:
         if live.get("pool") is not None:
             snap.pool = _pick(PoolLive, live["pool"])
         snap.elapsed_s = live.get("elapsed_s")
+        snap.done_before = int(live.get("done_before") or 0)
         snap.live_age_s = max(0.0, snap.taken - float(live.get("updated", snap.taken)))
     row = store.db.execute("SELECT config FROM runs LIMIT 1").fetchone()
     if row is not None:

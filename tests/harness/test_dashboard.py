@@ -215,3 +215,12 @@ def test_step_progress_on_a_terminal_is_a_bar() -> None:
     with StepProgress("weights vgg16", total=5e6, unit="B", console=console) as bar:
         bar(2.5e6)
     assert bar.live and "weights vgg16" in buf.getvalue() and "2500000 B" in ANSI.sub("", buf.getvalue())
+
+
+def test_time_left_counts_only_this_invocations_pace_on_a_resume() -> None:
+    snap = Snapshot(run_id="r", status="running", rows=[Row("icon/img2svg", "m", done=6, total=10)],
+                    elapsed_s=20.0, done_before=2)  # 4 done in 20 s by this invocation, 4 to go
+    assert snap.left_s == pytest.approx(20.0)
+    assert snap.progress_line() == "  6/10 trajectories done, 0:20 elapsed, about 0:20 left"
+    snap.done_before = 6  # nothing done yet by this invocation: no pace to go by
+    assert snap.left_s is None
