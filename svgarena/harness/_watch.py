@@ -338,8 +338,8 @@ def render(snap: Snapshot) -> Any:
         parts.append(Text(text, overflow="ellipsis", no_wrap=True))
     if snap.failures:
         parts.append(Text("last failures:", style="bold"))
-        for f in snap.failures:
-            parts.append(Text(failure_line(f), overflow="ellipsis", no_wrap=True))
+        for f in snap.failures:  # wrapped, not cut: the end of a reason often names the fix (a key variable)
+            parts.append(Text(failure_line(f)))
     return Group(*parts)
 
 
