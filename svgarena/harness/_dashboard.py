@@ -1,7 +1,7 @@
 """The dashboard of ``svgarena run`` and the line log both it and ``watch`` print off a terminal.
 
 The run's own view is drawn from the store, exactly as ``watch`` draws it from another terminal:
-a thread opens a read-only WAL reader every ``period_s`` seconds, builds one
+a thread opens a read-only WAL reader once a second (``FRAME_S``), builds one
 :class:`~svgarena.harness._watch.Snapshot` and redraws it with Rich Live (on a terminal) or hands
 it to :class:`LineLog` (a pipe, a CI log, ``--no-live``). The runner itself only writes what it
 writes anyway, plus one heartbeat row per half second (``_live.py``); drawing never touches the
@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
-from svgarena.harness._watch import POLL_S, Snapshot, _read, failure_line, render
+from svgarena.harness._watch import Snapshot, _read, failure_line, render
 
 LINE_S = 5.0  # a line log prints the progress block at most this often (new failures at once)
+FRAME_S = 1.0  # the run's own dashboard reads the store and redraws at most once a second
+CLOCK_S = 2.0  # a frame whose only change is the clocks is redrawn at most this often (drawing costs ~10 ms CPU)
 
 
 class LineLog:
@@ -61,7 +64,7 @@ class RunDashboard:
     with the first unit of work (the store exists by then) and ``stop`` draws the final state.
     """
 
-    def __init__(self, store_path: Path, console: Any, *, live: bool, period_s: float = POLL_S,
+    def __init__(self, store_path: Path, console: Any, *, live: bool, period_s: float = FRAME_S,
                  line_s: float = LINE_S) -> None:
         self.path = Path(store_path)
         self.console = console
@@ -69,6 +72,7 @@ class RunDashboard:
         self.period_s = period_s
         self.frames = 0  # snapshots drawn (the benchmark reads it)
         self._log = LineLog(self._print, line_s)
+        self._shown: tuple[Any, float] | None = None  # (the drawn snapshot without its clocks, when)
         self._screen: Any = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -102,10 +106,16 @@ class RunDashboard:
         if snap is None:
             return
         with self._lock:
-            self.frames += 1
             if self._screen is not None:
+                key = replace(snap, taken=0.0, elapsed_s=None, live_age_s=None)
+                now = time.monotonic()
+                if not final and self._shown is not None and self._shown[0] == key and now - self._shown[1] < CLOCK_S:
+                    return  # nothing but the clocks moved: skip this redraw
+                self._shown = (key, now)
+                self.frames += 1
                 self._screen.update(render(snap), refresh=True)
             else:
+                self.frames += 1
                 self._log.update(snap, final=final)
 
     def _follow(self) -> None:

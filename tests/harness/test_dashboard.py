@@ -62,7 +62,8 @@ def test_run_on_a_terminal_draws_progress_a_failure_reason_and_the_cost(tmp_path
     assert re.search(r"icon/img2svg\s*│\s*openai/gpt-4o\s*│\s*2/2\s*│\s*0\.0", screen)
     assert "last failures:" in screen and "OPENAI_API_KEY" in screen  # the failure's one-line reason
     assert "cost $0.0004 of $1 (--max-cost), tokens 300" in screen  # 2 answers x (100 in + 50 out), priced
-    assert re.search(r"faulty\s*│\s*\d+\s*│\s*\d+/2\s*│[^│]*│[^│]*│\s*4\s*│\s*2\s*│\s*2\s*│\s*2\s*│", screen)
+    assert re.search(r"  faulty: 0 in flight, limit \d/2, [\d.]+ out tok/s, backoff \d+% of the last \d+s, "
+                     r"4 calls, 2 retries, 2 x 429 \(2 Retry-After\)", screen)  # the 429 waits and retries
     assert "render pool (local): " in screen and "renders" in screen
     assert "usage per model" in screen  # the end-of-run tables follow the last frame
 
