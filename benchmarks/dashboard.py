@@ -93,7 +93,7 @@ def frame_cost(store_path: Path, n: int = 40) -> float:
 
 
 def main() -> None:
-    from svgarena.harness._watch import POLL_S
+    from svgarena.harness._dashboard import FRAME_S
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
@@ -122,8 +122,8 @@ def main() -> None:
         print(f"{opts.task} (limit {opts.limit or 'none'}), {opts.repeats} repeats each, median {what} time: live "
               f"dashboard on a pty {live:.2f} s, --no-live {plain:.2f} s; overhead {100 * (live / plain - 1):+.1f}% "
               f"(goal < 2%)")
-    print(f"one frame (snapshot + render): {1000 * frame:.1f} ms CPU; at {1 / POLL_S:g} frames/s the drawing thread "
-          f"takes {100 * frame / POLL_S:.1f}% of one core")
+    print(f"one frame (snapshot + render): {1000 * frame:.1f} ms CPU; at most {1 / FRAME_S:g} frame/s, so the drawing "
+          f"thread takes at most {100 * frame / FRAME_S:.1f}% of one core")
 
 
 if __name__ == "__main__":
