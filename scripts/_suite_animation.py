@@ -312,7 +312,8 @@ def _folder_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
-async def _render_all(items: list[tuple[int, str]], anim: Path) -> tuple[str, float]:
+async def _render_all(items: list[tuple[int, str]], anim: Path, progress=None) -> tuple[str, float]:
+    """Capture and encode every sample's videos; ``progress(done, total, what)`` after each one."""
     import time
 
     from svgarena.sandboxes._browser import BrowserAnimationRenderer
@@ -329,6 +330,8 @@ async def _render_all(items: list[tuple[int, str]], anim: Path) -> tuple[str, fl
                 if not res.ok:
                     raise RuntimeError(f"animation {sid} did not render: {res.outcome} {res.reason}")
                 seconds.append(time.perf_counter() - t0)
+                if progress is not None:
+                    progress(len(seconds), len(items), f"sample {sid}")
 
         await asyncio.gather(*(one(sid, svg) for sid, svg in items))
         return renderer.browser_version, sum(seconds) / max(1, len(seconds))
@@ -374,8 +377,9 @@ different Chromium version can change antialiasing by a few levels.
 """
 
 
-def build(root: Path) -> None:
-    """(Re)write ``root/animation``: jsonl files, reference SVGs, 448 and 128 videos, README."""
+def build(root: Path, progress=None) -> None:
+    """(Re)write ``root/animation``: jsonl files, reference SVGs, 448 and 128 videos, README.
+    ``progress(done, total, what)`` follows the video captures, the long part."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     root = Path(root)
@@ -395,7 +399,9 @@ def build(root: Path) -> None:
                 (record(sid, VIDEO2SANI_PROMPT, svg, video=f"video/{sid}.mp4") for sid, svg, _ in v2s))
 
     items = [(sid, svg) for sid, svg, _ in sorted((*t2s, *v2s))]
-    version, per_video = asyncio.run(_render_all(items, anim))
+    if progress is not None:
+        progress(0, len(items), "")
+    version, per_video = asyncio.run(_render_all(items, anim, progress))
     (anim / "README.md").write_text(_readme(version, len(t2s), len(v2s)), encoding="utf-8", newline="\n")
 
     size = _folder_size(anim)

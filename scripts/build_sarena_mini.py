@@ -62,12 +62,14 @@ def clean_static(out: Path) -> None:
             path.unlink()
 
 
-def fetch_all(workdir: Path) -> dict[str, Path]:
+def fetch_all(workdir: Path, step=None) -> dict[str, Path]:
     """npm-pack every pinned source; package name -> its unpacked ``package/`` folder."""
     packages: dict[str, Path] = {}
     for src in (*ICON_SOURCES, OPENMOJI):
         print(f"fetching {src.spec}")
         packages[src.name] = npm_fetch(src, workdir)
+        if step is not None:
+            step.update(advance=1, what=f"fetched {src.name}")
     return packages
 
 
@@ -152,6 +154,14 @@ def write_sources(out: Path, picker: IconPicker, openmoji_files: list[str]) -> N
 
 
 def build_animation(out: Path) -> None:
+    """The animation part, with its video captures counted (a bar on a terminal, lines otherwise)."""
+    from svgarena.harness import StepProgress
+
+    with StepProgress("animation videos", unit="samples") as bar:
+        _build_animation(out, bar)
+
+
+def _build_animation(out: Path, progress) -> None:
     """Run ``scripts/_suite_animation.py``'s ``build(root)`` if that module exists."""
     try:
         module = importlib.import_module("_suite_animation")
@@ -164,7 +174,7 @@ def build_animation(out: Path) -> None:
     if build is None:
         print("note: scripts/_suite_animation.py has no build(root); animation part skipped")
         return
-    build(out)
+    build(out, progress=progress)
 
 
 def folder_size(path: Path) -> int:
@@ -178,11 +188,18 @@ def main(argv: list[str] | None = None) -> None:
     out: Path = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     clean_static(out)
-    with tempfile.TemporaryDirectory(prefix="sarena-mini-npm-") as tmp:
-        packages = fetch_all(args.cache.resolve() if args.cache else Path(tmp))
+    from svgarena.harness import StepProgress
+
+    steps = len(ICON_SOURCES) + 1 + 1 + 2  # fetch each source (icons, OpenMoji), the static parts, licences + sources
+    with tempfile.TemporaryDirectory(prefix="sarena-mini-npm-") as tmp, \
+            StepProgress("static part", total=steps, unit="steps") as step:
+        step.update(0, what="fetching sources")
+        packages = fetch_all(args.cache.resolve() if args.cache else Path(tmp), step)
         counts, picker, openmoji_files = build_static(out, packages)
+        step.update(advance=1, what="static parts written")
         write_licences(out, packages)
         write_sources(out, picker, openmoji_files)
+        step.update(advance=2, what="licences and sources written")
     for name, n in counts.items():
         print(f"{n:4d}  {name}")
     static = sum(folder_size(out / p) if (out / p).is_dir() else (out / p).stat().st_size

@@ -35,39 +35,12 @@ def _fail(exc: BaseException) -> None:
     raise typer.Exit(2)
 
 
-class _BarProgress:
-    """Rich progress bars, one per (task, model)."""
+def _run_dashboard(console, run_dir: Path, no_live: bool):
+    """The run's dashboard (``harness/_dashboard.py``): Rich Live on a terminal, a line log otherwise."""
+    from svgarena.harness import RunDashboard
 
-    def __init__(self, console) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                             TextColumn("{task.fields[fails]}"), TimeElapsedColumn(), console=console,
-                             transient=False)
-        self.ids: dict[tuple[str, str], int] = {}
-        self.fails: dict[tuple[str, str], int] = {}
-        self.console = console
-
-    def start(self, task: str, model: str, total: int) -> None:
-        if not self.ids:  # the display starts with the first bar, so early errors print alone
-            self.bars.start()
-        key = (task, model)
-        self.fails[key] = 0
-        self.ids[key] = self.bars.add_task(f"{task:<24} {model:<20}", total=total, fails="")
-
-    def advance(self, task: str, model: str, outcome) -> None:
-        key = (task, model)
-        if outcome.value != "ok":
-            self.fails[key] += 1
-        n = self.fails[key]
-        self.bars.update(self.ids[key], advance=1, fails=f"[red]{n} failed[/red]" if n else "")
-
-    def note(self, text: str) -> None:
-        self.console.print(text)
-
-    def stop(self) -> None:
-        if self.ids:
-            self.bars.stop()
+    live = console.is_terminal and sys.stdout.isatty() and not no_live
+    return RunDashboard(run_dir / "run.sqlite", console, live=live)
 
 
 @app.command()
@@ -115,6 +88,7 @@ def run(
     weights_dir: Annotated[Optional[str], typer.Option(help="Folder of metric checkpoints copied from elsewhere (or $SVGARENA_WEIGHTS); see `svgarena weights list`.", rich_help_panel="Scoring")] = None,
     shard: Annotated[Optional[str], typer.Option(help="K/N (1-based): run only the samples whose task and id hash to shard K of N; join the N runs with `svgarena merge`.", rich_help_panel="What")] = None,
     no_score: Annotated[bool, typer.Option("--no-score", help="Score only what the runner scores as samples finish (pixel metrics, accuracy, tokens); leave neural and set-level metrics for `svgarena score`.", rich_help_panel="Scoring")] = False,
+    no_live: Annotated[bool, typer.Option("--no-live", help="Print a plain line log instead of the live dashboard (the default when stdout is not a terminal).", rich_help_panel="Storage")] = False,
 ) -> None:
     """Evaluate models on tasks; with no options, the bundled suite with the built-in baselines."""
     from rich.console import Console
@@ -140,7 +114,7 @@ def run(
         choice_rule=choice, video_input=video_input, choice_judge=choice_judge, shard=shard,
         executor=executor or ('local' if resume is None else None), ray_address=ray_address,
     )
-    progress = _BarProgress(console)
+    progress = _run_dashboard(console, config.run_dir, no_live)
     try:
         scoring = ScoringOptions(device=device, batch_size=batch_size, half=half, weights_dir=weights_dir,
                                  enabled=not no_score)
@@ -391,10 +365,13 @@ def sandbox_build(
     tag: Annotated[Optional[str], typer.Option(help="Image tag (default: svgarena-renderer:<worker hash>, which the docker backend looks for).")] = None,
 ) -> None:
     """Build the Docker image the docker backend runs."""
+    from svgarena.harness import StepProgress
     from svgarena.sandboxes import build_image
 
     try:
-        built = build_image(base=base, stage=stage, tag=tag, log=lambda line: typer.echo(line, err=True))
+        with StepProgress(f"sandbox build ({stage})", unit="steps") as bar:  # the Dockerfile's Step N/M
+            built = build_image(base=base, stage=stage, tag=tag, log=lambda line: typer.echo(line, err=True),
+                                progress=bar)
     except (RuntimeError, *_USER_ERRORS) as exc:
         _fail(exc)
     typer.echo(built)
@@ -550,8 +527,11 @@ def score(
 
     names = [m.strip() for item in (metrics or []) for m in item.split(",") if m.strip()] or None
     options = ScoringOptions(metrics=names, device=device, batch_size=batch_size, half=half, weights_dir=weights_dir)
+    from svgarena.harness import StepProgress
+
     try:
-        run_dir, report_ = rescore(run, out, options)
+        with StepProgress("scoring", unit="samples") as bar:  # a bar on a terminal, a line every 10 s otherwise
+            run_dir, report_ = rescore(run, out, options, progress=bar)
     except (CheckpointMissing, *_USER_ERRORS) as exc:
         _fail(exc)
     _print_results(load_results(run_dir), as_json)
@@ -656,10 +636,13 @@ def weights_fetch(
     if not chosen:
         typer.echo("every checkpoint is present; nothing to fetch")
         return
+    from svgarena.harness import StepProgress
+
     failed = 0
     for ck in chosen:
         try:
-            fetch(ck, weights_dir, progress=typer.echo)
+            with StepProgress(f"{ck.name}", total=ck.size, unit="B") as bar:  # bytes received, time left
+                fetch(ck, weights_dir, progress=typer.echo, on_bytes=lambda got, total: bar(got, total))
         except (OSError, ConnectionError, CheckpointCorrupt, ValueError) as exc:
             failed += 1
             typer.secho(f"error: {ck.name}: {exc}", fg=typer.colors.RED, err=True)

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from typing import Any
 
 from svgarena.agents._budget import Budget, CallLedger, CallRecord
 from svgarena.agents._cache import ReplyCache, cache_key
+from svgarena.agents._callstats import CallStats
 from svgarena.agents._litellm import LiteLLMModel, import_litellm
 from svgarena.agents._secrets import scrub
 from svgarena.agents._registry import ModelSpec
@@ -45,6 +47,7 @@ class ManagedModel:
         self.rng = rng or random.Random()
         self.unusable: str | None = None
         self._unreachable_streak = 0
+        self.stats = CallStats()  # live counters the runner's dashboard heartbeat reads
 
     @classmethod
     def from_spec(cls, inner: LiteLLMModel, spec: ModelSpec | None, concurrency: int | None = None,
@@ -79,6 +82,7 @@ class ManagedModel:
             hit = self.cache.get(key)
             if hit is not None:
                 self._record(base, status="cached", usage=hit.usage)
+                self.stats.cached()
                 hit.usage = Usage(input_tokens=hit.usage.input_tokens, output_tokens=hit.usage.output_tokens)
                 hit.raw["cached"] = True
                 return hit
@@ -97,11 +101,16 @@ class ManagedModel:
             if self.budget is not None:
                 self.budget.check()
             generation = await self.limiter.acquire()
+            sent = time.monotonic()
             try:
                 reply = await self._complete(messages)
             finally:
                 await self.limiter.release()
             kind = classify(reply)
+            self.stats.call_done(time.monotonic() - sent, reply.usage.output_tokens,
+                                 error=kind not in (ErrorClass.OK, ErrorClass.EMPTY),
+                                 rate_limited=kind is ErrorClass.RATE_LIMIT,
+                                 retry_after=reply.raw.get("retry_after") is not None, retry=retries > 0)
             total.input_tokens += reply.usage.input_tokens
             total.output_tokens += reply.usage.output_tokens
             total.cost_usd += reply.usage.cost_usd
@@ -135,7 +144,11 @@ class ManagedModel:
             if wait is None:
                 break
             retries += 1
-            await asyncio.sleep(wait)
+            token = self.stats.backoff_begin()
+            try:
+                await asyncio.sleep(wait)
+            finally:
+                self.stats.backoff_end(token)
 
         reply.retries = retries
         reply.usage = Usage(input_tokens=total.input_tokens, output_tokens=total.output_tokens,

@@ -4,6 +4,7 @@ from svgarena.harness._artifacts import ArtifactStore
 from svgarena.harness._config import RunConfig, new_run_id
 from svgarena.harness._html import HtmlReport, build_html
 from svgarena.harness._edit_overall import EDIT_OVERALL, edit_overall, official_edit_lines, official_token_length
+from svgarena.harness._dashboard import LineLog, RunDashboard
 from svgarena.harness._failures import failure_lines, failure_reasons, recent_failures, short_reason
 from svgarena.harness._merge import MergeError, MergeReport, merge_runs
 from svgarena.harness._meta import run_metadata
@@ -18,6 +19,7 @@ from svgarena.harness._rounds import DEFAULT_EPSILON, load_rounds, rounds_report
 from svgarena.harness._export import load_samples, write_csv
 from svgarena.harness._paper import paper_rows
 from svgarena.harness._rounds_tables import rounds_tables
+from svgarena.harness._steps import StepProgress
 from svgarena.harness._store import STORE_VERSION, RunStore, StoreVersionError, TrajectoryKey
 from svgarena.harness._watch import Snapshot, snapshot
 from svgarena.harness._watch import watch as watch_run
@@ -38,6 +40,8 @@ __all__ = [
     "official_edit_lines",
     "official_token_length",
     "Interval",
+    "LineLog",
+    "RunDashboard",
     "bootstrap_mean",
     "compare_runs",
     "compare_table",
@@ -55,6 +59,7 @@ __all__ = [
     "RunStore",
     "STORE_VERSION",
     "Snapshot",
+    "StepProgress",
     "StoreVersionError",
     "RunSummary",
     "ScoringOptions",

@@ -111,8 +111,9 @@ def _item(row: dict, sample: Sample, answer_kind: AnswerKind, artifacts: Artifac
 
 
 def score_stored(store: RunStore, artifacts: ArtifactStore, root: Path, options: ScoringOptions, *,
-                 only_missing: bool, runner_pass: bool, note: Callable[[str], None] = log.info) -> Any:
-    """Run one scoring pass over a run's store; returns the pass report."""
+                 only_missing: bool, runner_pass: bool, note: Callable[[str], None] = log.info,
+                 progress: Callable[[int, int, str], None] | None = None) -> Any:
+    """Run one scoring pass over a run's store; returns the pass report (``progress``: see ``run_pass``)."""
     from svgarena.scoring import ScoringContext, resolve_device, run_pass, runner_metrics
     from svgarena.scoring._weights import weights_dir
 
@@ -135,7 +136,7 @@ def score_stored(store: RunStore, artifacts: ArtifactStore, root: Path, options:
         remote = RayScoring(ctx, options.device, options.ray_address)
     try:
         report = run_pass(groups, _StoreSink(store), ctx, metrics=metrics, only_missing=only_missing, note=note,
-                          build=remote.build if remote is not None else None)
+                          build=remote.build if remote is not None else None, progress=progress)
     except BaseException as exc:
         if type(exc).__name__ == "PassAborted":  # the cluster is gone: the run stops, resumable
             from svgarena.sandboxes._ray import ClusterLost
@@ -156,7 +157,8 @@ def score_stored(store: RunStore, artifacts: ArtifactStore, root: Path, options:
 
 
 def rescore(run: str | Path, out: str | Path, options: ScoringOptions,
-            note: Callable[[str], None] = log.info) -> tuple[Path, Any]:
+            note: Callable[[str], None] = log.info,
+            progress: Callable[[int, int, str], None] | None = None) -> tuple[Path, Any]:
     """``svgarena score``: (re)compute a finished run's metrics from its store and artifacts."""
     from svgarena.scoring import METRICS
 
@@ -169,7 +171,7 @@ def rescore(run: str | Path, out: str | Path, options: ScoringOptions,
         config = store.run_info()["config"]
         root = resolve_suite(config.get("suite", "sarena-mini"), config.get("data"))
         report = score_stored(store, ArtifactStore(path.parent / "artifacts"), root, options,
-                              only_missing=False, runner_pass=False, note=note)
+                              only_missing=False, runner_pass=False, note=note, progress=progress)
     finally:
         store.close()
     return path.parent, report

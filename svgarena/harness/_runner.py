@@ -127,7 +127,8 @@ async def execute(config: RunConfig, *, resume: bool = False, progress: Progress
             scoring = dataclasses.replace(scoring, executor="ray", ray_address=config.ray_address)
         if scoring.enabled:
             score_stored(store, ArtifactStore(config.run_dir / "artifacts"), resolve_suite(config.suite, config.data),
-                         scoring, only_missing=True, runner_pass=True, note=log.info)  # the report prints skips
+                         scoring, only_missing=True, runner_pass=True, note=log.info,  # the report prints skips
+                         progress=_scoring_progress(store))
         store.set_status("stopped" if summary.stopped else "finished")
         if summary.stopped:
             store.add_note(f"stopped: {summary.stopped}")
@@ -284,6 +285,7 @@ async def _execute(config: RunConfig, plan: _Plan, store: RunStore, progress: Pr
     else:
         renderer = await asyncio.to_thread(open_backend, config.backend, config.workers, run=config.run_id)
         animation = _LazyAnimation()
+    live = _start_live(config, store, calls, renderer, len(done))
     try:
         queues: dict[str, list[tuple[Task, Sample, int]]] = {}
         model_by_name = {m.name: calls.models.get(m.name, m) for m in plan.models}
@@ -329,10 +331,28 @@ async def _execute(config: RunConfig, plan: _Plan, store: RunStore, progress: Pr
             jobs += [worker(model_by_name[name], it) for _ in range(max(1, workers))]
         await asyncio.gather(*jobs)
     finally:
+        await live.stop()
         await calls.aclose_models()
         summary.spend = calls.close()
         await renderer.close()
         await animation.close()
+
+
+def _scoring_progress(store: RunStore) -> Any:
+    """The end-of-run scoring pass's counts for the dashboards (heartbeat ``scoring``, <= 2 writes/s)."""
+    from svgarena.harness._live import ScoringHeartbeat
+
+    return ScoringHeartbeat(store)
+
+
+def _start_live(config: RunConfig, store: RunStore, calls: "_CallLayer", renderer: Any, done_before: int) -> Any:
+    """The heartbeat publisher (``_live.py``): the run's in-memory state for the dashboards, <= 2 writes/s."""
+    from svgarena.harness._live import LivePublisher
+
+    live = LivePublisher(store, models=calls.models, budget=calls.budget, renderer=renderer,
+                         max_cost_usd=config.max_cost_usd, max_tokens=config.max_tokens, done_before=done_before)
+    live.start()
+    return live
 
 
 class _CallLayer:
@@ -344,6 +364,7 @@ class _CallLayer:
         self.specs = plan.specs
         self.models: dict[str, Any] = {}
         self.ledger = self.cache = None
+        self.budget: Any = None
         routed = [m for m in plan.models if isinstance(m, LiteLLMModel)]
         if plan.judge is not None and plan.judge.name not in {m.name for m in routed}:
             routed.append(plan.judge)
@@ -357,7 +378,7 @@ class _CallLayer:
         self.ledger = CallLedger(path)
         self.cache = None if config.no_cache else ReplyCache(path)
         spent_usd, spent_tokens = self.ledger.totals()  # what earlier invocations of this run already spent
-        budget = Budget(config.max_cost_usd, config.max_tokens, spent_usd, spent_tokens)
+        budget = self.budget = Budget(config.max_cost_usd, config.max_tokens, spent_usd, spent_tokens)
         for model in routed:
             if config.temperature is not None:  # --temperature overrides the registry's (resample needs > 0)
                 model.temperature = config.temperature

@@ -18,12 +18,13 @@ import importlib.metadata
 import json
 import os
 import platform
+import re
 import selectors
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from svgarena.sandboxes import _worker
@@ -329,9 +330,36 @@ def download_wheels(dest: Path, log: Callable[[str], None] = print) -> bool:
     return True
 
 
+_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)")
+
+
+def follow_build(chunks: Iterable[dict], log: Callable[[str], None],
+                 progress: Callable[[int, int, str], None] | None = None) -> str | None:
+    """Relay a docker build's decoded output stream; returns its error, if any. Each ``Step N/M``
+    line becomes ``progress(N - 1, M, instruction)`` (steps finished, of all), and the end
+    ``progress(M, M, ...)`` once the build succeeded."""
+    error = None
+    last: tuple[int, str] | None = None
+    for chunk in chunks:
+        text = chunk.get("stream", "")
+        if text.strip():
+            log(text.rstrip())
+            step = _STEP.match(text.strip())
+            if step and progress is not None:
+                last = (int(step.group(2)), step.group(3)[:60])
+                progress(int(step.group(1)) - 1, last[0], last[1])
+        if "error" in chunk:
+            error = chunk["error"].strip()
+    if error is None and last is not None and progress is not None:
+        progress(last[0], last[0], "built")
+    return error
+
+
 def build_image(base: str | None = None, stage: str = "renderer", tag: str | None = None,
-                wheels: bool = True, log: Callable[[str], None] = print) -> str:
+                wheels: bool = True, log: Callable[[str], None] = print,
+                progress: Callable[[int, int, str], None] | None = None) -> str:
     """Build the Dockerfile's ``stage`` (``renderer`` or ``harness``) and return its tag.
+    ``progress(done, total, what)`` follows the Dockerfile's steps (see ``follow_build``).
 
     ``base`` is the BASE build argument (default: the Dockerfile's, an official slim Python
     image). The renderer stage builds with network ``none`` from wheels downloaded here first.
@@ -351,12 +379,7 @@ def build_image(base: str | None = None, stage: str = "renderer", tag: str | Non
             kwargs["buildargs"] = {"BASE": base}
         if stage == "renderer":
             kwargs["network_mode"] = "none"
-        error = None
-        for chunk in c.api.build(**kwargs):
-            if "stream" in chunk and chunk["stream"].strip():
-                log(chunk["stream"].rstrip())
-            if "error" in chunk:
-                error = chunk["error"].strip()
+        error = follow_build(c.api.build(**kwargs), log, progress)
         if error:
             hint = ""
             if not base and any(w in error for w in ("pull", "registry", "lookup", "dial tcp", "not found")):

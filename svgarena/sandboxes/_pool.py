@@ -251,6 +251,7 @@ class WorkerPool:
         self._executor = ThreadPoolExecutor(self.size, thread_name_prefix=f"svgarena-{self.name}")
         self._lock = threading.Lock()
         self._closed = False
+        self._counts = {"renders": 0, "crashes": 0, "timeouts": 0, "start_failures": 0}  # see health()
         # Workers also exit when this process dies (their input closes); this stops them on GC/exit.
         self._finalizer = weakref.finalize(self, _stop_slots, self._slots)
 
@@ -324,6 +325,17 @@ class WorkerPool:
         """The live workers (for monitoring and tests)."""
         return [s.worker for s in self._slots if s.worker is not None and s.worker.alive]
 
+    def health(self) -> dict[str, int | str]:
+        """Pool state for the dashboard: size, workers alive, and renders/crashes/timeouts/start
+        failures since the pool opened (a crash or timeout kills the worker; the next render starts one)."""
+        with self._lock:
+            counts = dict(self._counts)
+        return {"backend": self.name, "size": self.size, "alive": len(self.workers()), **counts}
+
+    def _count(self, what: str) -> None:
+        with self._lock:
+            self._counts[what] += 1
+
     def __enter__(self):
         return self
 
@@ -381,6 +393,7 @@ class WorkerPool:
             try:
                 worker = slot.worker = self._spawn()
             except (RuntimeError, OSError) as exc:
+                self._count("start_failures")
                 return self._failure(Outcome.RENDER_ERROR, str(exc), spec, time.perf_counter() - start)
             self.renderer_versions = dict(worker.info.get("renderers") or {})
         header = {
@@ -395,6 +408,7 @@ class WorkerPool:
                 max_body=spec.width * spec.height * 3 + (spec.width * spec.height * 3) // 100 + 1024,
             )
         except Deadline:
+            self._count("timeouts")
             worker.kill()
             slot.worker = None
             return self._failure(
@@ -403,10 +417,12 @@ class WorkerPool:
                 spec, time.perf_counter() - start,
             )
         except WorkerDied as exc:
+            self._count("crashes")
             worker.kill()
             slot.worker = None
             return self._failure(Outcome.RENDER_ERROR, f"{exc} while rendering; the worker was replaced", spec,
                                  time.perf_counter() - start)
+        self._count("renders")
         if head.get("exit"):
             worker.stop()
             slot.worker = None

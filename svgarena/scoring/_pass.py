@@ -95,11 +95,18 @@ def _score_safely(metric: Metric, batch: Batch, ctx: ScoringContext) -> list[Sam
 
 def run_pass(groups: Iterable[Group], sink: Sink, ctx: ScoringContext, *, metrics: Iterable[str] | None = None,
              only_missing: bool = False, note: Callable[[str], None] = log.info,
-             build: Callable[[str], Metric] | None = None) -> PassReport:
+             build: Callable[[str], Metric] | None = None,
+             progress: Callable[[int, int, str], None] | None = None) -> PassReport:
     """Score ``groups`` on each task's metrics (restricted to ``metrics`` when given).
 
     ``build(name)`` makes each metric (default: the registry's factory); the Ray executor passes
-    one that runs the neural metrics in scoring actors."""
+    one that runs the neural metrics in scoring actors. ``progress(done, total, what)`` is called
+    after every batch: samples of the pass gone through so far, of all groups' samples, and which group."""
+    groups = list(groups)
+    total = sum(len(g.sample_ids) for g in groups)
+    done = 0
+    if progress is not None:
+        progress(0, total, "")
     wanted = set(metrics) if metrics is not None else None
     report = PassReport()
     started = time.monotonic()
@@ -135,11 +142,15 @@ def run_pass(groups: Iterable[Group], sink: Sink, ctx: ScoringContext, *, metric
         return metric
 
     for group in groups:
+        base, what = done, f"{group.task.id} {group.model}"
         names = [m for m in group.task.metrics if (wanted is None or m in wanted)]
         if only_missing:
             names = [m for m in names if m not in group.done]
         active = [m for m in (get(n) for n in names) if m is not None]
         if not active:
+            done = base + len(group.sample_ids)
+            if progress is not None:
+                progress(done, total, what)
             continue
         per_sample = [m for m in active if not m.set_level]
         per_set = [m for m in active if m.set_level]
@@ -157,6 +168,9 @@ def run_pass(groups: Iterable[Group], sink: Sink, ctx: ScoringContext, *, metric
                 m.add(batch, ctx)
             if rows:
                 sink.put_scores(rows)
+            done += len(chunk)
+            if progress is not None:
+                progress(min(done, base + len(group.sample_ids)), total, what)
         for m in per_set:
             try:
                 results = m.finish(ctx)
@@ -164,6 +178,10 @@ def run_pass(groups: Iterable[Group], sink: Sink, ctx: ScoringContext, *, metric
                 results = [SetScore(m.name, v, None, 0, 0, f"{type(exc).__name__}: {exc}") for v in ("sarena", "ok_only")]
             sink.put_set_scores(group.task.id, group.model, group.solver, results)
             report.scored[m.name] = report.scored.get(m.name, 0) + 1
+        if done != base + len(group.sample_ids):  # samples no longer in the suite were not scored
+            done = base + len(group.sample_ids)
+            if progress is not None:
+                progress(done, total, what)
 
     for exc, names in missing.values():
         line = exc.line(names)

@@ -320,7 +320,8 @@ def verify(ck: Checkpoint | str, weights: str | Path | None = None) -> VerifyRes
 
 # -- fetching ----------------------------------------------------------------------------------
 
-def _download(url: str, target: Path, progress: Callable[[str], None]) -> None:
+def _download(url: str, target: Path, progress: Callable[[str], None],
+              on_bytes: Callable[[int, int | None], None] | None = None) -> None:
     import urllib.request
 
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -328,8 +329,16 @@ def _download(url: str, target: Path, progress: Callable[[str], None]) -> None:
     progress(f"downloading {url}")
     try:
         with urllib.request.urlopen(url, timeout=60) as src, open(tmp, "wb") as out:
+            length = src.headers.get("Content-Length")
+            total = int(length) if length and length.isdigit() else None
+            got = 0
+            if on_bytes is not None:
+                on_bytes(0, total)
             while block := src.read(1 << 22):
                 out.write(block)
+                got += len(block)
+                if on_bytes is not None:
+                    on_bytes(got, total)
         os.replace(tmp, target)
     except OSError as exc:  # URLError is an OSError
         reason = getattr(exc, "reason", exc)
@@ -340,9 +349,12 @@ def _download(url: str, target: Path, progress: Callable[[str], None]) -> None:
 
 
 def fetch(ck: Checkpoint | str, weights: str | Path | None = None,
-          progress: Callable[[str], None] = lambda s: None) -> Path:
+          progress: Callable[[str], None] = lambda s: None,
+          on_bytes: Callable[[int, int | None], None] | None = None) -> Path:
     """Download a checkpoint where the network allows, into ``--weights-dir`` if one is given, else
-    into its library's cache; then verify it (a digest that disagrees removes nothing but raises)."""
+    into its library's cache; then verify it (a digest that disagrees removes nothing but raises).
+    ``on_bytes(received, total or None)`` follows a direct download block by block (Hugging Face
+    downloads show their own progress bar)."""
     ck = get_checkpoint(ck) if isinstance(ck, str) else ck
     wdir = weights_dir(weights)
     existing = find(ck, weights)
@@ -359,7 +371,7 @@ def fetch(ck: Checkpoint | str, weights: str | Path | None = None,
             shutil.copyfile(src, wdir / ck.filename)
     elif ck.url:
         target = (wdir / ck.filename) if wdir is not None else candidates(ck)[-1]
-        _download(ck.url, target, progress)
+        _download(ck.url, target, progress, on_bytes)
     elif ck.hf_repo:
         _fetch_hf(ck, wdir, progress)
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -13,6 +14,11 @@ import pexpect
 from svgarena.harness import RunStore, TrajectoryKey, snapshot
 
 CLI = [sys.executable, "-m", "svgarena.cli"]
+
+
+def tty_env() -> dict[str, str]:
+    """The environment for a child on a pseudo-terminal: its size from the terminal (pytest sets COLUMNS=80)."""
+    return {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
 
 
 def _finished_run(root: Path) -> Path:
@@ -55,7 +61,7 @@ def test_watch_on_a_finished_run_prints_its_final_state_and_exits(tmp_path: Path
 def test_watch_on_a_terminal_draws_the_table(tmp_path: Path) -> None:
     run = _finished_run(tmp_path)
     child = pexpect.spawn(CLI[0], [*CLI[1:], "watch", str(run)], dimensions=(40, 160), timeout=60,
-                          encoding="utf-8")
+                          encoding="utf-8", env=tty_env())
     child.expect("run done: finished")
     child.expect("2/3")
     child.expect("OPENAI_API_KEY is not set")
@@ -96,7 +102,7 @@ def test_ctrl_c_stops_watching_a_run_that_is_still_going(tmp_path: Path) -> None
     store.init_run("going", {}, {})  # status 'running', and no writer will ever end it
     store.close()
     child = pexpect.spawn(CLI[0], [*CLI[1:], "watch", str(path.parent)], dimensions=(40, 160), timeout=60,
-                          encoding="utf-8")
+                          encoding="utf-8", env=tty_env())
     child.expect("run going: running")
     child.sendintr()
     child.expect(pexpect.EOF)

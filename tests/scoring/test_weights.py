@@ -125,3 +125,21 @@ def test_cli_weights_list_and_verify(no_caches):
     assert checked.exit_code == 0 and "lpips-vgg-lin" in checked.output
     unknown = runner.invoke(app, ["weights", "fetch", "no-such-checkpoint"])
     assert unknown.exit_code == 2 and "unknown checkpoint" in unknown.output
+
+
+def test_cli_weights_fetch_shows_bytes_and_time_left(no_caches, file_server):
+    root, base = file_server
+    data = bytes(range(256)) * 40_000  # 10.24 MB: several 4 MiB blocks
+    (root / "big.pt").write_bytes(data)
+    big = Checkpoint(name="test-big", metrics=("test_metric",), filename="big.pt", description="test",
+                     cache="torch", url=f"{base}/big.pt", size=len(data), sha256=hashlib.sha256(data).hexdigest())
+    seen: list[tuple[int, int | None]] = []
+    try:
+        register_checkpoint(big)
+        w.fetch("test-big", no_caches / "direct", on_bytes=lambda got, total: seen.append((got, total)))
+        assert seen[0] == (0, len(data)) and seen[-1] == (len(data), len(data)) and len(seen) >= 4
+        result = CliRunner().invoke(app, ["weights", "fetch", "test-big", "--weights-dir", str(no_caches / "cli")])
+    finally:
+        CHECKPOINTS.pop("test-big", None)
+    assert result.exit_code == 0, result.output
+    assert "test-big: 10.2 MB/10.2 MB (100%), 0:00 elapsed" in result.output  # off a terminal: a line, not a bar
