@@ -78,10 +78,15 @@ def run(
     model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="LiteLLM route or baseline/<name>, repeatable. Default: the built-in baselines, each where it can answer.")] = None,
     solver: Annotated[str, typer.Option(help="How each sample is solved: direct, refine (render feedback rounds) or resample (N answers).")] = "direct",
     rounds: Annotated[int, typer.Option(help="refine: most rounds per sample (round 0 is the one-shot answer).")] = 3,
-    feedback: Annotated[str, typer.Option(help="refine: what the model sees after a round: render (its render PNG) or none (a plain review turn).")] = "render",
+    feedback: Annotated[str, typer.Option(help="refine: what the model sees after a round: render (its render; animations as a labelled contact sheet), render+target (beside the task's input image), oracle (render+target plus SSIM/PSNR vs the reference: leaks it) or none (a plain review turn).")] = "render",
     select: Annotated[str, typer.Option(help="Headline round: last, best-model (the model's <done/> pick) or best-oracle (best SSIM; peeks at the reference).")] = "last",
     samples: Annotated[int, typer.Option(help="resample: independent answers per sample.")] = 1,
     temperature: Annotated[Optional[float], typer.Option(help="Sampling temperature recorded with the arm (default: the model's).")] = None,
+    sample_max_tokens: Annotated[Optional[int], typer.Option(help="refine/resample: stop a sample's rounds once they used this many tokens (stop reason 'sample budget: tokens').")] = None,
+    sample_max_cost: Annotated[Optional[float], typer.Option(help="refine/resample: stop a sample's rounds once they cost this many USD.")] = None,
+    sample_time_limit: Annotated[Optional[float], typer.Option(help="refine/resample: stop a sample's rounds after this many seconds of wall-clock.")] = None,
+    stop_on: Annotated[Optional[str], typer.Option(help="refine/resample: oracle-threshold stops once a round's SSIM vs the reference reaches --oracle-threshold (recorded as an oracle arm).")] = None,
+    oracle_threshold: Annotated[float, typer.Option(help="SSIM that --stop-on oracle-threshold stops at.")] = 0.99,
     limit: Annotated[Optional[int], typer.Option(help="At most this many samples per task.")] = None,
     epochs: Annotated[int, typer.Option(help="Repeats of each sample.")] = 1,
     concurrency: Annotated[Optional[int], typer.Option(help="Model calls in flight per model (default: the model registry's, 8 for a bare route).")] = None,
@@ -132,7 +137,9 @@ def run(
         models_file=models_file, no_cache=no_cache, max_cost_usd=max_cost, max_tokens=max_tokens,
         video_frames=video_frames, rounds=rounds, feedback=feedback, select=select, samples=samples,
         temperature=temperature, preflight=not no_preflight, skip_unavailable=skip_unavailable,
-        choice_rule=choice, video_input=video_input,
+        choice_rule=choice, video_input=video_input, sample_max_tokens=sample_max_tokens,
+        sample_max_cost=sample_max_cost, sample_time_limit=sample_time_limit, stop_on=stop_on,
+        oracle_threshold=oracle_threshold,
     )
     progress = _BarProgress(console)
     try:

@@ -10,6 +10,7 @@ are the SArena view (failed samples scored against black), as the headline repor
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,8 @@ def _load(path: Path, label: str) -> dict[tuple[str, str, str], dict[str, Any]]:
         for t in store.trajectories():
             g = groups.setdefault((t["task"], t["model"], t["solver"]),
                                   {"run": label, "samples": defaultdict(dict)})
+            if json.loads(t["arm"] or "{}").get("oracle"):  # an oracle arm: labelled wherever it is compared
+                g["oracle"] = True
             g["samples"][(t["sample_id"], t["epoch"])]["success"] = 100.0 if t["outcome"] == Outcome.OK.value else 0.0
         for s in store.scores():
             g = groups.get((s["task"], s["model"], s["solver"]))
@@ -98,8 +101,8 @@ def compare_runs(paths: list[Path], *, n_boot: int = 1000, seed: int = 0, alpha:
         for olabel, okey, other in others:
             comparisons.append({
                 "task": task,
-                "baseline": {"run": blabel, "model": bkey[1], "solver": bkey[2]},
-                "other": {"run": olabel, "model": okey[1], "solver": okey[2]},
+                "baseline": {"run": blabel, "model": bkey[1], "solver": bkey[2], "oracle": bool(base.get("oracle"))},
+                "other": {"run": olabel, "model": okey[1], "solver": okey[2], "oracle": bool(other.get("oracle"))},
                 **_pair(base, other, n_boot=n_boot, seed=seed, alpha=alpha),
             })
     lonely = [t for t, m in by_task.items() if len(m) < 2]
@@ -109,6 +112,8 @@ def compare_runs(paths: list[Path], *, n_boot: int = 1000, seed: int = 0, alpha:
 
 def _name(side: dict[str, Any]) -> str:
     name = side["model"] if side["solver"] == "direct" else f"{side['model']} [{side['solver']}]"
+    if side.get("oracle"):
+        name += " ORACLE"
     return f"{side['run']}:{name}" if side["run"] else name
 
 

@@ -7,6 +7,7 @@ Reports never recompute a score: they read what the runner (or ``svgarena score`
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -40,6 +41,19 @@ METRIC_LABELS: dict[str, tuple[str, str]] = {
 }
 
 
+def _arm_of(row: Any) -> dict[str, Any]:
+    """A trajectory row's arm (JSON), {} when absent or unreadable."""
+    try:
+        raw = row["arm"]
+    except (IndexError, KeyError):
+        return {}
+    try:
+        arm = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return arm if isinstance(arm, dict) else {}
+
+
 def _mean(values: list[float]) -> float | None:
     vals = [v for v in values if v is not None and not math.isnan(v)]
     return sum(vals) / len(vals) if vals else None
@@ -64,6 +78,9 @@ def collect(store: RunStore, bootstrap: int = 1000) -> dict[str, Any]:
     for row in store.trajectories():
         g = group(row["task"], row["model"], row["solver"])
         g["n"] += 1
+        arm = _arm_of(row)
+        if arm.get("oracle"):  # an oracle arm (feedback, stop rule or selection peeked at the reference)
+            g["oracle"] = sorted(set(g.get("oracle", [])) | set(arm.get("oracle_use") or ["oracle"]))
         if row["outcome"] == Outcome.OK.value:
             g["n_ok"] += 1
         else:
@@ -110,6 +127,8 @@ def collect(store: RunStore, bootstrap: int = 1000) -> dict[str, Any]:
             "success_rate": 100.0 * g["n_ok"] / g["n"] if g["n"] else None,
             "failures": dict(g["failures"]), "metrics": metrics, "usage": g["usage"],
         }
+        if g.get("oracle"):
+            entry["oracle"] = g["oracle"]
         if g["_subjects"]:
             entry["accuracy_by_subject"] = {s: _mean(v) for s, v in sorted(g["_subjects"].items())}
         results.append(entry)
@@ -187,7 +206,8 @@ def tables(results: dict[str, Any]) -> list[Any]:
             table.add_column(s, justify="right")
         table.add_column("failures")
         for r in rows:
-            cells = [r["task"], r["model"] if r["solver"] == "direct" else f"{r['model']} [{r['solver']}]",
+            cells = [r["task"], (r["model"] if r["solver"] == "direct" else f"{r['model']} [{r['solver']}]")
+                     + (f" [bold red]ORACLE ({', '.join(r['oracle'])})[/bold red]" if r.get("oracle") else ""),
                      _fmt("accuracy", r["success_rate"]) + _ci("accuracy", r.get("success_rate_ci"))]
             for m in metrics:
                 v = r["metrics"][m]
