@@ -126,7 +126,11 @@ def score_stored(store: RunStore, artifacts: ArtifactStore, root: Path, options:
 
         autocast(ctx.device, True)  # fails early, with one line, on a CPU
     groups = stored_groups(store, artifacts, root, note)
-    report = run_pass(groups, _StoreSink(store), ctx, metrics=metrics, only_missing=only_missing, note=note)
+    from svgarena.harness._round_pass import RoutingSink, round_groups
+
+    sink = RoutingSink(store, _StoreSink(store))  # multi-round runs: every round scored in the same pass
+    groups += round_groups(store, artifacts, root, sink, note)
+    report = run_pass(groups, sink, ctx, metrics=metrics, only_missing=only_missing, note=note)
     previous = [entry for entry in info["meta"].get("skipped_metrics", [])
                 if isinstance(entry, dict) and metrics is not None and not set(entry.get("metrics", ())) & metrics]
     current = [{"metrics": report.line_metrics.get(line, []), "line": line} for line in report.lines]
