@@ -1,16 +1,21 @@
-"""The batched neural pass and the set-level metrics round by round (random-weight networks, offline)."""
+"""The batched neural pass and the set-level metrics round by round (random-weight networks, offline).
+
+icon/img2svg carries DINO (per sample), icon/text2svg FID (per set); both refined for up to 3 rounds.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests._scripted_server import ScriptedServer, images_in
-from tests.harness.test_refine_run import POOR, _first_image, _reference_by_image
+from tests._scripted_server import ScriptedServer, first_text, images_in
+from tests.harness.test_refine_run import POOR, _first_image
 from tests.tasks._layout import make_layout
 
 
@@ -29,38 +34,42 @@ def test_refine_run_scores_neural_and_set_metrics_per_round(tmp_path: Path, monk
     write_dino(wdir), write_inception(wdir)
 
     suite = make_layout(tmp_path / "suite", n=2)
-    refs = _reference_by_image(suite)
-    first = sorted(refs)[0]
+    gen = suite / "Icon" / "generation"
+    by_image = {base64.b64encode((gen / "images" / f"{i}.png").read_bytes()).decode(): i for i in range(2)}
+    svg_of = {i: (gen / "svg" / f"{i}.svg").read_text() for i in range(2)}
 
     def reply(body: dict[str, Any]) -> str:
-        # poor at round 0; the reference once shown a render. Sample "first" stops there with the done
-        # marker; the other repeats it at round 2 (identical svg), so round 2 has one real answer.
+        # poor at round 0; the reference once shown a render. Sample 0 stops there with the done marker;
+        # sample 1 repeats it at round 2 (identical svg), so round 2 has one real answer per task.
         msgs = body["messages"]
+        image = _first_image(body)
+        i = by_image[image] if image else int(re.search(r"a circle (\d+)", first_text(body)).group(1))
         if len(msgs) > 1 and images_in({"messages": [msgs[-1]]}):
-            image = _first_image(body)
-            return refs[image] + ("\n<done/>" if image == first else "")
+            return svg_of[i] + ("\n<done/>" if i == 0 else "")
         return POOR.format(n=0)
 
     with ScriptedServer(reply) as srv:
         models = tmp_path / "models.yaml"
         models.write_text(f'models:\n  scripted: {{route: openai/scripted, api_base: "{srv.api_base}", concurrency: 2}}\n')
-        config = RunConfig(suite=str(suite), tasks=["icon/img2svg"], models=["scripted"], models_file=str(models),
+        config = RunConfig(suite=str(suite), tasks=["icon/img2svg", "icon/text2svg"], models=["scripted"], models_file=str(models),
                            solver="refine", rounds=3, out=str(tmp_path / "runs"), run_id="rp", workers=1)
         scoring = ScoringOptions(metrics=["dino", "fid"], weights_dir=str(wdir), batch_size=4, image_size=48)
         asyncio.run(execute(config, scoring=scoring))
 
     db = sqlite3.connect(tmp_path / "runs" / "rp" / "run.sqlite")
     try:
-        stops = dict(db.execute("SELECT sample_id, stop_reason FROM trajectories"))
+        stops = dict(db.execute("SELECT sample_id, stop_reason FROM trajectories WHERE task='icon/img2svg'"))
+        all_stops = [r[0] for r in db.execute("SELECT stop_reason FROM trajectories ORDER BY task, sample_id")]
         dino = db.execute("SELECT t.sample_id, r.round, r.value FROM round_scores r JOIN trajectories t "
                           "ON t.id = r.trajectory_id WHERE r.metric='dino' ORDER BY t.sample_id, r.round").fetchall()
         fid = {r: (v, n) for r, v, n in db.execute(
-            "SELECT round, value, n_pred FROM round_set_scores WHERE metric='fid' AND view='sarena'")}
+            "SELECT round, value, n_pred FROM round_set_scores WHERE metric='fid' AND view='sarena' "
+            "AND task='icon/text2svg'")}
         headline = db.execute("SELECT count(*) FROM scores WHERE metric='dino' AND value IS NOT NULL").fetchone()[0]
         headline_fid = db.execute("SELECT count(*) FROM set_scores WHERE metric='fid'").fetchone()[0]
     finally:
         db.close()
-    assert sorted(stops.values()) == ["done marker", "identical svg"]
+    assert all_stops == ["done marker", "identical svg"] * 2
     # every real round has its own DINO score; the stopped sample has none at round 2
     assert [(s, r) for s, r, _ in dino] == [(s, r) for s in sorted(stops)
                                             for r in ((0, 1) if stops[s] == "done marker" else (0, 1, 2))]
