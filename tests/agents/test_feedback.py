@@ -167,3 +167,18 @@ def test_animation_render_feedback_is_a_labelled_contact_sheet() -> None:
     assert (view[:16, :224] < 128).any()  # its time label is drawn above it
     labels = contact_sheet(list(frames[:2]), [0.0, 1.4])[:16]
     assert not np.array_equal(labels[:, :224], labels[:, 224:])  # "t=0.00 s" and "t=1.40 s" differ
+
+
+@pytest.mark.timeout(60)
+def test_video2sani_target_is_a_contact_sheet_of_the_input_frames(tmp_path: Path) -> None:
+    from svgarena.agents import load_target
+    from svgarena.sandboxes import encode_mp4
+
+    frames = np.stack([np.full((64, 64, 3), 8 * i, dtype=np.uint8) for i in range(30)])  # 1 s at 30 fps
+    video = encode_mp4(frames, tmp_path / "in.mp4")
+    task = get_task("animation/video2sani")
+    sample = Sample(id="1", task=task.id, prompt="Animate this.", target="", video=video)
+    target = asyncio.run(load_target(sample, task))
+    sheet = _decode(target.png)
+    assert target.what == "the input video's frames" and sheet.shape == (2 * (224 + 16), 4 * 224, 3)
+    assert sheet[16 + 100, 100].mean() < sheet[2 * 16 + 224 + 100, 3 * 224 + 100].mean()  # first frame darker than last
