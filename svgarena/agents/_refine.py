@@ -151,7 +151,9 @@ async def refine(sample: Sample, task: Task, model: Model, ctx: SolverContext) -
                                                 oracle=attempt.oracle if ctx.feedback == "oracle" else None)
             attempt.feedback, attempt.feedback_mode, attempt.feedback_images = text, ctx.feedback, images
             convo.append({"role": "assistant", "content": attempt.reply})
-            convo.append({"role": "user", "content": parts})
+            # a text-only turn goes as a plain string: chat templates of text models (llama.cpp's SmolLM2)
+            # concatenate string contents and fail on a list of parts
+            convo.append({"role": "user", "content": parts if images else text})
         traj.attempts.append(attempt)
         if ctx.on_attempt:
             ctx.on_attempt(attempt)
