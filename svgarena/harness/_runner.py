@@ -198,7 +198,7 @@ def _check_stops(config: RunConfig) -> None:
     multi = config.solver in ("refine", "resample")
     used = [flag for flag, value in caps.items() if value is not None] + (["--stop-on"] if config.stop_on else [])
     if used and not multi:
-        raise ValueError(f"{', '.join(used)} apply to --solver refine or resample, not {config.solver}")
+        raise ValueError(f"{', '.join(used)}: only for --solver refine or resample, not {config.solver}")
 
 
 def _preflight_plan(config: RunConfig, plan: _Plan) -> dict[str, str]:

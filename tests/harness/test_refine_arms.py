@@ -64,7 +64,7 @@ def test_sample_token_budget_is_recorded_with_the_arm(tmp_path: Path) -> None:
 def test_stop_rules_and_budgets_are_checked_before_anything_runs(tmp_path: Path) -> None:
     from svgarena.harness import RunConfig, execute
 
-    for arm, message in (({"solver": "direct", "stop_on": "oracle-threshold"}, "apply to --solver refine"),
+    for arm, message in (({"solver": "direct", "stop_on": "oracle-threshold"}, "only for --solver refine"),
                          ({"solver": "refine", "stop_on": "perfect"}, "unknown --stop-on 'perfect'"),
                          ({"solver": "refine", "sample_max_tokens": 0}, "--sample-max-tokens must be positive"),
                          ({"solver": "refine", "feedback": "peek"}, "render, render+target, oracle, none")):
