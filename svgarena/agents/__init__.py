@@ -25,7 +25,9 @@ from svgarena.agents._registry import (
 from svgarena.agents._resolve import BASELINES, get_model
 from svgarena.agents._secrets import scrub
 from svgarena.agents._retry import AdaptiveLimiter, ErrorClass, RetryPolicy, classify
+from svgarena.agents._feedback import TARGET_MODES, Target, contact_sheet, load_target, render_view
 from svgarena.agents._refine import DONE_MARKER, FEEDBACK_MODES, feedback_turn
+from svgarena.agents._stops import STOP_ON, SampleBudget, uses_oracle
 from svgarena.agents._solvers import AnimationCapture, SolverContext, attempt_once, get_solver, solver, solver_names
 from svgarena.agents._trajectory import Attempt, Trajectory
 from svgarena.agents._types import Model, Reply, Usage
@@ -46,6 +48,14 @@ __all__ = [
     "DONE_MARKER",
     "DirectModel",
     "FEEDBACK_MODES",
+    "STOP_ON",
+    "SampleBudget",
+    "TARGET_MODES",
+    "Target",
+    "contact_sheet",
+    "load_target",
+    "render_view",
+    "uses_oracle",
     "Choice",
     "ErrorClass",
     "Extraction",

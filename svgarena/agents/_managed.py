@@ -83,6 +83,7 @@ class ManagedModel:
             if hit is not None:
                 self._record(base, status="cached", usage=hit.usage)
                 self.stats.cached()
+                hit.raw["cached_cost_usd"] = hit.usage.cost_usd  # per-sample cost budgets count the first price
                 hit.usage = Usage(input_tokens=hit.usage.input_tokens, output_tokens=hit.usage.output_tokens)
                 hit.raw["cached"] = True
                 return hit
@@ -206,6 +207,11 @@ class _Bound:
 
     def supports(self, task: Task) -> str | None:
         return self.managed.supports(task)
+
+    def check_budget(self) -> None:
+        """Raise BudgetExceeded when the run's cap is reached (a refine solver asks before each new round)."""
+        if self.managed.budget is not None:
+            self.managed.budget.check()
 
     async def respond(self, sample: Sample, messages: list[dict[str, Any]]) -> Reply:
         index = self.calls

@@ -9,24 +9,19 @@ image ever sits in graph state. ``resample`` asks the original prompt ``ctx.samp
 from __future__ import annotations
 
 import hashlib
-import io
 from typing import Any, TypedDict
 
+from svgarena.agents._budget import BudgetExceeded
+from svgarena.agents._feedback import (DONE_MARKER, FEEDBACK_MODES, TARGET_MODES, Target, check_feedback, feedback_turn,
+                                       load_target)
 from svgarena.agents._solvers import SolverContext, attempt_once, solver
+from svgarena.agents._stops import STOP_ON, SampleBudget, oracle_value, run_budget_reached, uses_oracle
 from svgarena.agents._trajectory import Attempt, Trajectory
 from svgarena.agents._types import Model
 from svgarena.outcome import Outcome
 from svgarena.tasks import AnswerKind, Sample, Task
 
-DONE_MARKER = "<done/>"
-FEEDBACK_MODES = ("render", "none")
-
-_RENDER_TEXT = ("Above is how your SVG rendered. Compare it with the task and reply with an improved, complete "
-                "SVG in one <svg>...</svg> block. If your SVG is already right, reply with it unchanged and "
-                f"add {DONE_MARKER} to stop.")
-_NONE_TEXT = ("Review and improve your SVG. Reply with an improved, complete SVG in one <svg>...</svg> block. "
-              f"If your SVG is already right, reply with it unchanged and add {DONE_MARKER} to stop.")
-_BLIND_NOTE = "(You cannot see images, so the render is not shown; only its outcome is reported.)"
+__all__ = ["DONE_MARKER", "FEEDBACK_MODES", "feedback_turn", "refine", "resample"]
 
 
 class _State(TypedDict):
@@ -35,40 +30,42 @@ class _State(TypedDict):
     stop: str
 
 
-def _png(image: Any) -> bytes:
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(image).save(buf, format="PNG")
-    return buf.getvalue()
-
-
 def _hash(svg: str | None) -> str | None:
     return hashlib.sha256(svg.encode("utf-8")).hexdigest() if svg is not None else None
 
 
-def feedback_turn(attempt: Attempt, mode: str, vision: bool) -> tuple[str, list[bytes], list[dict[str, Any]]]:
-    """The text, images and user content parts shown to the model after ``attempt``."""
-    from svgarena.agents._messages import bytes_data_url
-
-    if mode == "none":
-        return _NONE_TEXT, [], [{"type": "text", "text": _NONE_TEXT}]
-    failed = "" if attempt.outcome is Outcome.OK else f"Your answer failed: {attempt.outcome.value}: {attempt.reason}. "
-    images = [_png(attempt.image)] if vision and attempt.image is not None else []
-    text = failed + _RENDER_TEXT
-    if not vision:
-        text = f"{failed}{_BLIND_NOTE} " + _RENDER_TEXT.replace("Above is how your SVG rendered. ", "")
-    elif not images:
-        text = failed + _RENDER_TEXT.replace("Above is how your SVG rendered. ", "There is no render to show. ")
-    parts: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": bytes_data_url(png, "image/png")}}
-                                   for png in images]
-    parts.append({"type": "text", "text": text})
-    return text, images, parts
+def _arm(ctx: SolverContext, solver_name: str, budget: SampleBudget, **fields: Any) -> dict[str, Any]:
+    """The arm's record: solver, feedback, rounds/samples, budgets, and whether (and where) it uses the oracle."""
+    feedback = fields.pop("feedback", ctx.feedback)
+    oracle = uses_oracle(feedback, ctx.stop_on)
+    arm: dict[str, Any] = {"solver": solver_name, "feedback": feedback, **fields, "oracle": bool(oracle)}
+    if oracle:
+        arm["oracle_use"] = oracle
+    if ctx.stop_on:
+        arm["stop_on"], arm["oracle_threshold"] = ctx.stop_on, ctx.oracle_threshold
+    if budget.active:
+        arm["sample_budget"] = budget.describe()
+    return arm
 
 
-def _check_feedback(mode: str) -> None:
-    if mode not in FEEDBACK_MODES:
-        raise ValueError(f"unknown feedback mode {mode!r}; use {' or '.join(FEEDBACK_MODES)}")
+def _check_ctx(ctx: SolverContext) -> None:
+    check_feedback(ctx.feedback)
+    if ctx.stop_on is not None and ctx.stop_on not in STOP_ON:
+        raise ValueError(f"unknown stop rule {ctx.stop_on!r}; use {', '.join(STOP_ON)}")
+    if (ctx.feedback == "oracle" or ctx.stop_on) and ctx.oracle is None:
+        raise ValueError("oracle feedback and --stop-on oracle-threshold need the harness's oracle (SolverContext.oracle)")
+
+
+async def _score_oracle(attempt: Attempt, ctx: SolverContext) -> None:
+    if ctx.oracle is not None and (ctx.feedback == "oracle" or ctx.stop_on == "oracle-threshold"):
+        attempt.oracle = await ctx.oracle(attempt)
+
+
+def _oracle_stop(attempt: Attempt, ctx: SolverContext) -> str:
+    if ctx.stop_on != "oracle-threshold":
+        return ""
+    value = oracle_value(attempt.oracle)
+    return "oracle threshold" if value is not None and value >= ctx.oracle_threshold else ""
 
 
 async def _direct_choice(sample: Sample, task: Task, model: Model, ctx: SolverContext, traj: Trajectory) -> Trajectory:
@@ -85,29 +82,39 @@ async def refine(sample: Sample, task: Task, model: Model, ctx: SolverContext) -
     """Answer, see the render (or a plain review turn), answer again; up to ``ctx.rounds`` rounds."""
     from langgraph.graph import END, StateGraph
 
-    _check_feedback(ctx.feedback)
+    _check_ctx(ctx)
+    budget = SampleBudget.from_ctx(ctx)
     traj = Trajectory(sample_id=sample.id, task=task.id, model=model.name, solver="refine",
-                      arm={"solver": "refine", "feedback": ctx.feedback, "rounds": ctx.rounds, "oracle": False})
+                      arm=_arm(ctx, "refine", budget, rounds=ctx.rounds))
     if task.answer is AnswerKind.CHOICE:
         return await _direct_choice(sample, task, model, ctx, traj)
     convo: list[dict[str, Any]] = []  # the running chat, kept outside graph state
     pending: dict[str, Attempt] = {}
+    targets: list[Target] = []  # the task's target image, loaded on first use
 
     async def generate(state: _State) -> dict[str, Any]:
         k = state["round"]
-        if k == 0:
-            attempt = await attempt_once(sample, task, model, ctx, round_no=0)
-            if attempt.messages:
-                convo.extend(attempt.messages)
-        else:
-            attempt = await attempt_once(sample, task, model, ctx, round_no=k, messages=list(convo))
+        try:
+            if k == 0:
+                attempt = await attempt_once(sample, task, model, ctx, round_no=0)
+                if attempt.messages:
+                    convo.extend(attempt.messages)
+            else:
+                attempt = await attempt_once(sample, task, model, ctx, round_no=k, messages=list(convo))
+        except BudgetExceeded as exc:
+            if k == 0:
+                raise  # nothing done yet: the sample stays unfinished, a resume with a higher cap redoes it
+            traj.budget_error = exc
+            return {"stop": "run budget"}
         pending["now"] = attempt
         return {}
 
     async def render(state: _State) -> dict[str, Any]:
-        # attempt_once already extracted and rendered the answer; record the markers the decision needs
+        # attempt_once already extracted and rendered the answer (in the sandbox); add the markers the
+        # decision needs and, for an oracle arm, the harness's scores against the reference
         attempt = pending["now"]
         attempt.model_chose = DONE_MARKER in (attempt.reply or "")
+        await _score_oracle(attempt, ctx)
         return {}
 
     async def feedback(state: _State) -> dict[str, Any]:
@@ -120,15 +127,33 @@ async def refine(sample: Sample, task: Task, model: Model, ctx: SolverContext) -
             stop = "done marker"
         elif k > 0 and h is not None and h == state["last_hash"]:
             stop = "identical svg"
+        elif _oracle_stop(attempt, ctx):
+            stop = "oracle threshold"
         elif k + 1 >= ctx.rounds:
             stop = "rounds exhausted"
         else:
-            stop = ""
+            stop = budget.exceeded([*traj.attempts, attempt]) or ""
         if not stop:
-            text, images, parts = feedback_turn(attempt, ctx.feedback, ctx.vision)
+            reached = run_budget_reached(model)
+            if reached is not None:
+                traj.budget_error, stop = reached, "run budget"
+        if not stop:
+            target = None
+            if ctx.feedback in TARGET_MODES:
+                if not targets:
+                    targets.append(await load_target(sample, task, ctx.renderer, ctx.spec))
+                target = targets[0]
+                if target.png is None:
+                    attempt.extra["target"] = target.note
+            if not ctx.vision and ctx.feedback != "none":
+                attempt.extra["blind"] = True  # a text-only model: told it cannot see the render
+            text, images, parts = feedback_turn(attempt, ctx.feedback, ctx.vision, target=target,
+                                                oracle=attempt.oracle if ctx.feedback == "oracle" else None)
             attempt.feedback, attempt.feedback_mode, attempt.feedback_images = text, ctx.feedback, images
             convo.append({"role": "assistant", "content": attempt.reply})
-            convo.append({"role": "user", "content": parts})
+            # a text-only turn goes as a plain string: chat templates of text models (llama.cpp's SmolLM2)
+            # concatenate string contents and fail on a list of parts
+            convo.append({"role": "user", "content": parts if images else text})
         traj.attempts.append(attempt)
         if ctx.on_attempt:
             ctx.on_attempt(attempt)
@@ -143,7 +168,7 @@ async def refine(sample: Sample, task: Task, model: Model, ctx: SolverContext) -
     graph.add_node("feedback", feedback)
     graph.add_node("decide", decide)
     graph.set_entry_point("generate")
-    graph.add_edge("generate", "render")
+    graph.add_conditional_edges("generate", lambda s: END if s["stop"] else "render")
     graph.add_edge("render", "feedback")
     graph.add_edge("feedback", "decide")
     graph.add_conditional_edges("decide", lambda s: END if s["stop"] else "generate")
@@ -156,15 +181,39 @@ async def refine(sample: Sample, task: Task, model: Model, ctx: SolverContext) -
 
 @solver("resample")
 async def resample(sample: Sample, task: Task, model: Model, ctx: SolverContext) -> Trajectory:
-    """``ctx.samples`` independent answers to the original prompt, one round each."""
+    """``ctx.samples`` independent answers to the original prompt, one round each (the equal-budget control)."""
+    if ctx.stop_on is not None and ctx.stop_on not in STOP_ON:
+        raise ValueError(f"unknown stop rule {ctx.stop_on!r}; use {', '.join(STOP_ON)}")
+    if ctx.stop_on and ctx.oracle is None:
+        raise ValueError("--stop-on oracle-threshold needs the harness's oracle (SolverContext.oracle)")
+    budget = SampleBudget.from_ctx(ctx)
     traj = Trajectory(sample_id=sample.id, task=task.id, model=model.name, solver="resample",
-                      arm={"solver": "resample", "feedback": "none", "samples": ctx.samples, "oracle": False})
+                      arm=_arm(ctx, "resample", budget, feedback="none", samples=ctx.samples))
     if task.answer is AnswerKind.CHOICE:
         return await _direct_choice(sample, task, model, ctx, traj)
+    stop = "samples exhausted"
     for k in range(max(ctx.samples, 1)):
-        attempt = await attempt_once(sample, task, model, ctx, round_no=k)
+        if k > 0:
+            cut = budget.exceeded(traj.attempts)
+            reached = None if cut else run_budget_reached(model)
+            if cut or reached is not None:
+                traj.budget_error = reached
+                stop = cut or "run budget"
+                break
+        try:
+            attempt = await attempt_once(sample, task, model, ctx, round_no=k)
+        except BudgetExceeded as exc:
+            if k == 0:
+                raise
+            traj.budget_error, stop = exc, "run budget"
+            break
+        if ctx.stop_on:
+            await _score_oracle(attempt, ctx)
         traj.attempts.append(attempt)
         if ctx.on_attempt:
             ctx.on_attempt(attempt)
-    traj.stop_reason = "samples exhausted"
+        if _oracle_stop(attempt, ctx):
+            stop = "oracle threshold"
+            break
+    traj.stop_reason = stop
     return traj

@@ -44,10 +44,17 @@ class SolverContext:
     metric_frames: int = 8
     on_attempt: Callable[[Attempt], None] | None = None  # the store writes each attempt as it happens
     rounds: int = 3  # refine: most rounds per sample
-    feedback: str = "render"  # refine: render | none
+    feedback: str = "render"  # refine: render | render+target | oracle | none
     samples: int = 1  # resample: independent answers per sample
     temperature: float | None = None  # None: the model's own setting
     vision: bool = True  # the model sees images (else feedback is text only)
+    # the harness's oracle: a round's SSIM/PSNR against the reference (oracle feedback, --stop-on oracle-threshold)
+    oracle: Callable[[Attempt], Awaitable[dict[str, float | None]]] | None = None
+    sample_max_tokens: int | None = None  # per-sample budgets: stop_reason "sample budget: tokens|cost|time"
+    sample_max_cost: float | None = None
+    sample_time_limit: float | None = None
+    stop_on: str | None = None  # "oracle-threshold": stop once the oracle SSIM reaches oracle_threshold
+    oracle_threshold: float = 0.99
 
 
 SolverFn = Callable[[Sample, Task, Model, SolverContext], Awaitable[Trajectory]]
@@ -106,7 +113,8 @@ async def attempt_once(sample: Sample, task: Task, model: Model, ctx: SolverCont
                            reason=f"could not prepare the input: {type(exc).__name__}: {exc}")
     reply = await model.respond(sample, messages)
     attempt = Attempt(round=round_no, outcome=Outcome.OK, reply=reply.text, usage=reply.usage,
-                      retries=reply.retries, messages=messages)
+                      retries=reply.retries, messages=messages,
+                      priced_usd=reply.raw.get("cached_cost_usd", reply.usage.cost_usd))
     if reply.error:
         attempt.outcome, attempt.reason = Outcome.MODEL_ERROR, reply.error
         return attempt

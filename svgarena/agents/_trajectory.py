@@ -36,6 +36,8 @@ class Attempt:
     image: np.ndarray | None = field(default=None, repr=False)  # render of a static answer
     frames: np.ndarray | None = field(default=None, repr=False)  # (N,H,W,3) metric frames of an animated answer
     media: dict[str, bytes] = field(default_factory=dict, repr=False)  # encoded renders to keep ("mp4", "mp4_128")
+    priced_usd: float | None = None  # what the reply cost when first paid (a cache hit keeps it): per-sample budgets
+    oracle: dict[str, float | None] | None = field(default=None, repr=False)  # SSIM/PSNR vs the reference, if asked
 
 
 @dataclass
@@ -52,6 +54,7 @@ class Trajectory:
     selection: str = "last"  # last | best-model | best-oracle
     selected_round: int | None = None  # set by the harness once every round is scored; None: the last round
     arm: dict[str, Any] = field(default_factory=dict)  # solver, feedback, selection, rounds/samples, budget
+    budget_error: Exception | None = field(default=None, repr=False)  # the run cap that ended it ("run budget")
 
     @property
     def final(self) -> Attempt | None:

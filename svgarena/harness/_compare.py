@@ -10,6 +10,7 @@ are the SArena view (failed samples scored against black), as the headline repor
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,8 @@ def _load(path: Path, label: str) -> dict[tuple[str, str, str], dict[str, Any]]:
             g = groups.setdefault((t["task"], t["model"], t["solver"]),
                                   {"run": label, "samples": defaultdict(dict), "spent": defaultdict(dict),
                                    "arm": arm_of(t["solver"], t["arm"])[0]})
+            if json.loads(t["arm"] or "{}").get("oracle"):  # an oracle arm: labelled wherever it is compared
+                g["oracle"] = True
             g["samples"][(t["sample_id"], t["epoch"])]["success"] = 100.0 if t["outcome"] == Outcome.OK.value else 0.0
             g.setdefault("subjects", {})[(t["sample_id"], t["epoch"])] = t["subject"] or "unknown"
         for r in store.db.execute(
@@ -155,8 +158,8 @@ def compare_runs(paths: list[Path], *, n_boot: int = 1000, seed: int = 0, alpha:
         for olabel, okey, other in others:
             comparisons.append({
                 "task": task,
-                "baseline": {"run": blabel, "model": bkey[1], "solver": bkey[2], "arm": base.get("arm")},
-                "other": {"run": olabel, "model": okey[1], "solver": okey[2], "arm": other.get("arm")},
+                "baseline": {"run": blabel, "model": bkey[1], "solver": bkey[2], "arm": base.get("arm"), "oracle": bool(base.get("oracle"))},
+                "other": {"run": olabel, "model": okey[1], "solver": okey[2], "arm": other.get("arm"), "oracle": bool(other.get("oracle"))},
                 **_pair(base, other, n_boot=n_boot, seed=seed, alpha=alpha, tolerance=budget_tolerance),
             })
             if by in ("subject", "first-round-quintile"):  # by task is the comparisons themselves
@@ -173,6 +176,8 @@ def compare_runs(paths: list[Path], *, n_boot: int = 1000, seed: int = 0, alpha:
 def _name(side: dict[str, Any]) -> str:
     arm = side.get("arm") or side["solver"]
     name = side["model"] if side["solver"] == "direct" and arm == "direct" else f"{side['model']} [{arm}]"
+    if side.get("oracle"):
+        name += " ORACLE"
     return f"{side['run']}:{name}" if side["run"] else name
 
 

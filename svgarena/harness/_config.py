@@ -21,10 +21,15 @@ class RunConfig:
     models: list[str] = field(default_factory=list)  # empty = the built-in baselines, each where it can
     solver: str = "direct"
     rounds: int = 3  # refine: most rounds per sample
-    feedback: str = "render"  # refine: render | none
+    feedback: str = "render"  # refine: render | render+target | oracle | none
     select: str = "last"  # headline round: last | best-model | best-oracle
     samples: int = 1  # resample: answers per sample
     temperature: float | None = None  # recorded with the arm; None = the model's setting
+    sample_max_tokens: int | None = None  # refine/resample: per-sample budgets ("sample budget: tokens|cost|time")
+    sample_max_cost: float | None = None
+    sample_time_limit: float | None = None  # seconds of wall-clock per trajectory
+    stop_on: str | None = None  # "oracle-threshold": an oracle arm that stops once SSIM >= oracle_threshold
+    oracle_threshold: float = 0.99
     limit: int | None = None  # samples per task
     epochs: int = 1
     concurrency: int | None = None  # calls in flight per model; None = the model registry's (8 for a bare route)

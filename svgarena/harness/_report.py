@@ -7,6 +7,7 @@ Reports never recompute a score: they read what the runner (or ``svgarena score`
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -41,6 +42,19 @@ METRIC_LABELS: dict[str, tuple[str, str]] = {
 }
 
 
+def _arm_of(row: Any) -> dict[str, Any]:
+    """A trajectory row's arm (JSON), {} when absent or unreadable."""
+    try:
+        raw = row["arm"]
+    except (IndexError, KeyError):
+        return {}
+    try:
+        arm = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return arm if isinstance(arm, dict) else {}
+
+
 def _mean(values: list[float]) -> float | None:
     vals = [v for v in values if v is not None and not math.isnan(v)]
     return sum(vals) / len(vals) if vals else None
@@ -66,6 +80,9 @@ def collect(store: RunStore, bootstrap: int = 1000) -> dict[str, Any]:
         g = group(row["task"], row["model"], row["solver"])
         g.setdefault("_arm", (row["solver"], row["arm"]))
         g["n"] += 1
+        arm = _arm_of(row)
+        if arm.get("oracle"):  # an oracle arm (feedback, stop rule or selection peeked at the reference)
+            g["oracle"] = sorted(set(g.get("oracle", [])) | set(arm.get("oracle_use") or ["oracle"]))
         if row["outcome"] == Outcome.OK.value:
             g["n_ok"] += 1
         else:
@@ -114,6 +131,8 @@ def collect(store: RunStore, bootstrap: int = 1000) -> dict[str, Any]:
             "success_rate": 100.0 * g["n_ok"] / g["n"] if g["n"] else None,
             "failures": dict(g["failures"]), "metrics": metrics, "usage": g["usage"],
         }
+        if g.get("oracle"):
+            entry["oracle"] = g["oracle"]
         if g["_subjects"]:
             entry["accuracy_by_subject"] = {s: _mean(v) for s, v in sorted(g["_subjects"].items())}
         results.append(entry)
@@ -206,7 +225,8 @@ def tables(results: dict[str, Any]) -> list[Any]:
         for i, r in enumerate(rows):
             if r.get("overall_of") and i and not rows[i - 1].get("overall_of"):
                 table.add_section()  # the icon/edit headline rows: sample-weighted over their subtasks
-            cells = [f"{r['task']} (all {len(r['overall_of'])})" if r.get("overall_of") else r["task"], _who(r),
+            cells = [f"{r['task']} (all {len(r['overall_of'])})" if r.get("overall_of") else r["task"], _who(r)
+                     + (f" [bold red]ORACLE ({', '.join(r['oracle'])})[/bold red]" if isinstance(r.get("oracle"), list) else ""),
                      _fmt("accuracy", r["success_rate"]) + _ci("accuracy", r.get("success_rate_ci"))]
             for m in metrics:
                 v = r["metrics"][m]

@@ -129,13 +129,17 @@ def score_stored(store: RunStore, artifacts: ArtifactStore, root: Path, options:
 
         autocast(ctx.device, True)  # fails early, with one line, on a CPU
     groups = stored_groups(store, artifacts, root, note)
+    from svgarena.harness._round_pass import RoutingSink, round_groups
+
+    sink = RoutingSink(store, _StoreSink(store))  # multi-round runs: every round scored in the same pass
+    groups += round_groups(store, artifacts, root, sink, note)
     remote = None
     if options.executor == "ray":
         from svgarena.scoring._remote import RayScoring
 
         remote = RayScoring(ctx, options.device, options.ray_address)
     try:
-        report = run_pass(groups, _StoreSink(store), ctx, metrics=metrics, only_missing=only_missing, note=note,
+        report = run_pass(groups, sink, ctx, metrics=metrics, only_missing=only_missing, note=note,
                           build=remote.build if remote is not None else None, progress=progress)
     except BaseException as exc:
         if type(exc).__name__ == "PassAborted":  # the cluster is gone: the run stops, resumable

@@ -28,6 +28,7 @@ from svgarena.tasks import AnswerKind, Sample, Task, iter_samples, resolve_suite
 log = logging.getLogger("svgarena.run")
 
 DEFAULT_MODELS = ("baseline/oracle", "baseline/vtracer", "baseline/blank")
+_ORACLE_METRICS = ("ssim", "psnr", "ssim_video", "psnr_video")  # what an oracle arm's feedback may show
 
 
 class Progress(Protocol):
@@ -194,7 +195,7 @@ def _check_arm(config: RunConfig) -> None:
     if config.select not in SELECTIONS:
         raise ValueError(f"unknown --select {config.select!r}; use {', '.join(SELECTIONS)}")
     if config.feedback not in FEEDBACK_MODES:
-        raise ValueError(f"unknown --feedback {config.feedback!r}; use {' or '.join(FEEDBACK_MODES)}")
+        raise ValueError(f"unknown --feedback {config.feedback!r}; use {', '.join(FEEDBACK_MODES)}")
     if config.rounds < 1 or config.samples < 1:
         raise ValueError("--rounds and --samples must be at least 1")
     if config.animation_mode not in ("sarena-exact", "fast"):
@@ -207,6 +208,26 @@ def _check_arm(config: RunConfig) -> None:
             get_token_counter(config.tokenizer)
         except TokenizerUnavailable as exc:
             raise ValueError(f"--tokenizer {config.tokenizer}: {exc}") from None
+    _check_stops(config)
+
+
+def _check_stops(config: RunConfig) -> None:
+    """--stop-on and the per-sample budgets: known values, positive caps, and only where a solver honours them."""
+    from svgarena.agents import STOP_ON
+
+    if config.stop_on is not None and config.stop_on not in STOP_ON:
+        raise ValueError(f"unknown --stop-on {config.stop_on!r}; use {', '.join(STOP_ON)}")
+    if config.stop_on and not 0.0 < config.oracle_threshold <= 1.0:
+        raise ValueError(f"--oracle-threshold must be in (0, 1] (SSIM); got {config.oracle_threshold:g}")
+    caps = {"--sample-max-tokens": config.sample_max_tokens, "--sample-max-cost": config.sample_max_cost,
+            "--sample-time-limit": config.sample_time_limit}
+    for flag, value in caps.items():
+        if value is not None and value <= 0:
+            raise ValueError(f"{flag} must be positive; got {value:g}")
+    multi = config.solver in ("refine", "resample")
+    used = [flag for flag, value in caps.items() if value is not None] + (["--stop-on"] if config.stop_on else [])
+    if used and not multi:
+        raise ValueError(f"{', '.join(used)}: only for --solver refine or resample, not {config.solver}")
 
 
 def _preflight_plan(config: RunConfig, plan: _Plan) -> dict[str, str]:
@@ -315,6 +336,11 @@ async def _execute(config: RunConfig, plan: _Plan, store: RunStore, progress: Pr
                     outcome = await _run_one(task, sample, epoch, model, config, store, artifacts, renderer,
                                              animation, spec, solve, tokens, judge=judge)
                 except BudgetExceeded as exc:  # the sample stays unfinished; a resume with a higher cap redoes it
+                    finished = getattr(exc, "outcome", None)  # ... unless a multi-round one ended on "run budget"
+                    if finished is not None:
+                        summary.done += 1
+                        summary.outcomes[finished.value] = summary.outcomes.get(finished.value, 0) + 1
+                        progress.advance(task.id, model.name, finished)
                     if summary.stopped is None:
                         summary.stopped = str(exc)
                         progress.note(f"stopping: {exc}")
@@ -432,12 +458,23 @@ async def _run_one(task: Task, sample: Sample, epoch: int, model: Model, config:
     def on_attempt(attempt: Attempt) -> None:
         writes.append(asyncio.get_running_loop().create_task(write(attempt, writes[-1] if writes else None)))
 
+    scored: dict[int, dict[str, Any]] = {}  # rounds the oracle already scored (reused for round_scores)
+
+    async def oracle(attempt: Attempt) -> dict[str, float | None]:
+        """The round's pixel scores against the reference: what oracle feedback and the oracle stop rule see."""
+        scored[attempt.round] = await asyncio.to_thread(
+            score_sample, task, sample, attempt.outcome, attempt.answer if attempt.outcome is Outcome.OK else None,
+            image=attempt.image, frames=attempt.frames, tokens=tokens)
+        return {m: s.value for m, s in scored[attempt.round].items() if m in _ORACLE_METRICS}
+
     ctx = SolverContext(
         renderer=renderer, animation=animation.get, spec=spec, extract_rule=config.extract_rule,
         choice_rule=config.choice_rule, animation_mode=config.animation_mode, on_attempt=on_attempt,
         video_frames=config.video_frames, rounds=config.rounds, feedback=config.feedback,
         samples=config.samples, temperature=config.temperature,
         vision=bool(getattr(getattr(model, "inner", model), "images", True)), video_input=config.video_input,
+        oracle=oracle, sample_max_tokens=config.sample_max_tokens, sample_max_cost=config.sample_max_cost,
+        sample_time_limit=config.sample_time_limit, stop_on=config.stop_on, oracle_threshold=config.oracle_threshold,
     )
     if judge is not None and task.answer is AnswerKind.CHOICE:
         judge_traj = "|".join((key.task, key.model, key.solver, key.sample_id, str(epoch), "choice-judge"))
@@ -457,6 +494,9 @@ async def _run_one(task: Task, sample: Sample, epoch: int, model: Model, config:
     assert traj.attempts, "a solver must return at least one attempt"
     per_round = {}
     for attempt in traj.attempts:  # every round is scored; the selection picks the headline one
+        if attempt.round in scored and attempt.oracle is not None:
+            per_round[attempt.round] = scored[attempt.round]
+            continue
         per_round[attempt.round] = await asyncio.to_thread(
             score_sample, task, sample, attempt.outcome, attempt.answer if attempt.outcome is Outcome.OK else None,
             image=attempt.image, frames=attempt.frames, tokens=tokens,
@@ -474,12 +514,18 @@ async def _run_one(task: Task, sample: Sample, epoch: int, model: Model, config:
         media = _round_media(final, artifacts)
     arm = dict(traj.arm or {"solver": config.solver})
     arm["selection"] = config.select
+    if config.select == "best-oracle":  # the headline round was picked by the reference: an oracle arm
+        arm["oracle"] = True
+        arm["oracle_use"] = [*arm.get("oracle_use", []), "selection"]
     store.finish_trajectory(
         tid, outcome=final.outcome.value, answer=answer_ref, media=media, stop_reason=traj.stop_reason,
         scores=[(m, s.value, s.ok, s.error) for m, s in scores.items()],
         round_scores=[(r, m, s.value, s.ok, s.error) for r, sc in per_round.items() for m, s in sc.items()],
         selection=config.select, selected_round=traj.selected_round, arm=arm,
     )
+    if traj.budget_error is not None:  # the run's cap ended this trajectory: it is kept, the run stops
+        traj.budget_error.outcome = final.outcome  # type: ignore[attr-defined]
+        raise traj.budget_error
     return final.outcome
 
 

@@ -65,7 +65,7 @@ def test_render_feedback_shows_the_png_and_hook_sees_feedback_attached() -> None
 def test_failed_round_feedback_names_the_reason_and_blind_models_get_text_only() -> None:
     traj, model, _ = _solve("refine", ["sorry, no idea", GOOD.format(r=2), GOOD.format(r=2)], rounds=3, vision=False)
     assert "no_svg" in traj.attempts[0].feedback and "cannot see images" in traj.attempts[0].feedback
-    assert all(p["type"] == "text" for p in _parts(model.seen[1]))
+    assert model.seen[1][-1]["content"] == traj.attempts[0].feedback  # text only: a plain string, no parts
     assert traj.attempts[1].feedback_images == []
     assert traj.stop_reason == "identical svg" and len(traj.attempts) == 3
 
@@ -80,7 +80,7 @@ def test_done_marker_stops_and_is_the_models_choice() -> None:
 @pytest.mark.timeout(60)
 def test_none_feedback_is_a_plain_review_turn() -> None:
     traj, model, _ = _solve("refine", [GOOD.format(r=1), GOOD.format(r=2)], rounds=2, feedback="none")
-    assert _parts(model.seen[1]) == [{"type": "text", "text": traj.attempts[0].feedback}]
+    assert model.seen[1][-1]["content"] == traj.attempts[0].feedback  # a plain string turn
     assert "review and improve" in traj.attempts[0].feedback.lower() and traj.attempts[0].feedback_images == []
 
 

@@ -81,8 +81,9 @@ def test_render_feedback_raises_scores_and_select_picks_the_round(tmp_path: Path
         assert stop == "identical svg"
         assert ssim[(sid, 1)] > ssim[(sid, 0)] and ssim[(sid, 1)] == pytest.approx(1.0)
         assert (selection, selected) == ("best-oracle", 1)
-        assert json.loads(arm) == {"solver": "refine", "feedback": "render", "rounds": 3, "oracle": False,
-                                   "selection": "best-oracle"}
+        # the headline round was picked by the reference: the arm is labelled an oracle arm
+        assert json.loads(arm) == {"solver": "refine", "feedback": "render", "rounds": 3, "oracle": True,
+                                   "oracle_use": ["selection"], "selection": "best-oracle"}
         headline = dict(_q(db, f"SELECT metric, value FROM scores WHERE trajectory_id={tid}"))
         assert headline["ssim"] == pytest.approx(ssim[(sid, 1)])
         rounds = _q(db, f"SELECT round, feedback_mode, feedback, feedback_images, media FROM attempts "
