@@ -131,8 +131,8 @@ def collect(store: RunStore, bootstrap: int = 1000) -> dict[str, Any]:
             "success_rate": 100.0 * g["n_ok"] / g["n"] if g["n"] else None,
             "failures": dict(g["failures"]), "metrics": metrics, "usage": g["usage"],
         }
-        if g.get("oracle"):
-            entry["oracle"] = g["oracle"]
+        if g.get("oracle"):  # where the arm peeked at the reference: feedback, stop, selection
+            entry["oracle"], entry["oracle_use"] = True, g["oracle"]
         if g["_subjects"]:
             entry["accuracy_by_subject"] = {s: _mean(v) for s, v in sorted(g["_subjects"].items())}
         results.append(entry)
@@ -226,7 +226,7 @@ def tables(results: dict[str, Any]) -> list[Any]:
             if r.get("overall_of") and i and not rows[i - 1].get("overall_of"):
                 table.add_section()  # the icon/edit headline rows: sample-weighted over their subtasks
             cells = [f"{r['task']} (all {len(r['overall_of'])})" if r.get("overall_of") else r["task"], _who(r)
-                     + (f" [bold red]ORACLE ({', '.join(r['oracle'])})[/bold red]" if isinstance(r.get("oracle"), list) else ""),
+                     + (f" [bold red]ORACLE ({', '.join(r['oracle_use'])})[/bold red]" if r.get("oracle_use") else ""),
                      _fmt("accuracy", r["success_rate"]) + _ci("accuracy", r.get("success_rate_ci"))]
             for m in metrics:
                 v = r["metrics"][m]

@@ -35,7 +35,7 @@ def test_oracle_feedback_shows_the_harness_scores_and_the_report_labels_it(tmp_p
 
     results = load_results(db.parent)
     (row,) = results["results"]
-    assert row["oracle"] == ["feedback"]
+    assert row["oracle"] is True and row["oracle_use"] == ["feedback"]
     console = Console(record=True, width=200)
     for table in tables(results):
         console.print(table)
