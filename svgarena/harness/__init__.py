@@ -4,6 +4,7 @@ from svgarena.harness._artifacts import ArtifactStore
 from svgarena.harness._config import RunConfig, new_run_id
 from svgarena.harness._html import HtmlReport, build_html
 from svgarena.harness._failures import failure_lines, failure_reasons, recent_failures, short_reason
+from svgarena.harness._internsvg import InterchangeError, export_internsvg, import_internsvg, read_folder
 from svgarena.harness._merge import MergeError, MergeReport, merge_runs
 from svgarena.harness._meta import run_metadata
 from svgarena.harness._preflight import PreflightError, preflight
@@ -41,6 +42,10 @@ __all__ = [
     "paired_bootstrap",
     "wilcoxon_test",
     "DEFAULT_MODELS",
+    "InterchangeError",
+    "export_internsvg",
+    "import_internsvg",
+    "read_folder",
     "MergeError",
     "MergeReport",
     "Shard",
