@@ -606,6 +606,7 @@ def import_(
     data: Annotated[Optional[str], typer.Option(help="Local copy of SArena (for --suite sarena).")] = None,
     out: Annotated[str, typer.Option(help="Folder that holds run folders.")] = "runs",
     run_id: Annotated[Optional[str], typer.Option(help="Id of the new run (default: a fresh one).")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="Samples per task, as `run --limit` (the first N of the suite).")] = None,
     device: Annotated[str, typer.Option(help="Scoring: auto (CUDA when present, else CPU), cpu, cuda or cuda:N.")] = "auto",
     weights_dir: Annotated[Optional[str], typer.Option(help="Folder of metric checkpoints (or $SVGARENA_WEIGHTS).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
@@ -618,7 +619,7 @@ def import_(
     if format not in _INTERCHANGE_FORMATS:
         _fail(ValueError(f"--format {format!r} is not one of {', '.join(_INTERCHANGE_FORMATS)}"))
     try:
-        report_ = import_internsvg(folder, model_name, suite=suite, data=data, out=out, run_id=run_id,
+        report_ = import_internsvg(folder, model_name, suite=suite, data=data, out=out, run_id=run_id, limit=limit,
                                    scoring=ScoringOptions(device=device, weights_dir=weights_dir))
     except (InterchangeError, CheckpointMissing, SuiteError, *_USER_ERRORS) as exc:
         msg = str(exc)

@@ -172,8 +172,11 @@ class ReplayModel:
         return Reply(text=self.replies.get(sample.task, {}).get(sample.id, ""), usage=Usage(latency_s=0.0))
 
 
-def read_folder(root: str | Path, suite_root: Path, model_name: str | None = None) -> FolderAnswers:
-    """Every answer under ``root``, checked against the suite; raises with one line per problem."""
+def read_folder(root: str | Path, suite_root: Path, limit: int | None = None) -> FolderAnswers:
+    """Every answer under ``root``, checked against the suite; raises with one line per problem.
+
+    ``missing`` counts, per task, the samples a run with ``limit`` plans that have no answer.
+    """
     from svgarena.tasks import available_tasks, iter_samples
 
     root = Path(root)
@@ -219,12 +222,13 @@ def read_folder(root: str | Path, suite_root: Path, model_name: str | None = Non
             kind = "result file" if where.is_file() else "task folder"
             problems.append(f"{where}: unknown {kind}: {task_id} is not a task of suite {suite_root}")
             continue
-        ids = {s.id for s in iter_samples(suite_root, task)}
+        order = [s.id for s in iter_samples(suite_root, task)]
+        ids = set(order)
         replies = (_read_un(where, task_id, ids, problems) if where.is_file()
                    else _read_task_folder(where, task_id, ids, problems))
         found.replies[task_id] = replies
         found.sources[task_id] = str(where)
-        found.missing[task_id] = len(ids - set(replies))
+        found.missing[task_id] = len(set(order[:limit]) - set(replies))
     if problems:
         raise InterchangeError("\n".join(problems))
     return found
@@ -307,7 +311,7 @@ def import_internsvg(folder: str | Path, model_name: str, *, suite: str = "saren
     if not model_name.strip():
         raise InterchangeError("--model-name must not be empty")
     suite_root = resolve_suite(suite, data)
-    answers = read_folder(folder, suite_root, model_name)
+    answers = read_folder(folder, suite_root, limit)
     run_id = run_id or new_run_id()
     final = Path(out) / run_id
     if final.exists():
@@ -329,7 +333,7 @@ def import_internsvg(folder: str | Path, model_name: str, *, suite: str = "saren
                                         "without_answer": answers.missing, "imported_at": time.time()})
             for task_id, n in answers.missing.items():
                 if n:
-                    store.add_note(f"{n} samples have no answer in the imported folder: scored as no reply "
+                    store.add_note(f"{task_id}: {n} samples have no answer in the imported folder: scored as no reply "
                                    "(the official scripts score them pure black)", task=task_id, model=model_name)
         finally:
             store.close()
