@@ -189,3 +189,15 @@ def test_export_unknown_run_one_line(tmp_path: Path) -> None:
     result = _run_cli(["export", "nope", str(tmp_path / "d"), "--format", "internsvg", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert len([x for x in result.output.splitlines() if x.strip()]) == 1
+
+
+def test_compare_across_imported_and_native(native: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "exp"
+    export_internsvg("vtracer", dest, out=native)
+    import_internsvg(dest, "official-vtracer", out=native, run_id="imported-vtracer", limit=LIMIT, workers=2)
+    result = _run_cli(["compare", "vtracer", "imported-vtracer", "--out", str(native), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = [c for c in json.loads(result.output[result.output.index("{"):])["comparisons"]
+            if c["task"] == TRACED]
+    assert rows and rows[0]["shared"] == LIMIT
+    assert all(m["delta"] == 0 for c in rows for m in c["metrics"] if m.get("delta") is not None)
