@@ -39,7 +39,7 @@ from typing import Any
 UN_SUFFIX = "_un_result.jsonl"
 _DOMAINS = {"icon": "icon", "illustration": "illustration", "chemistry": "chemistry", "chem": "chemistry",
             "animation": "animation"}
-_SVG_RE = re.compile(r"<svg[^>]*>.*?</svg>", re.DOTALL)  # inference.py L61, to name what the scripts saved
+_OFFICIAL_FOLDERS = ("text2svg", "img2svg", "edit", "text2sani", "video2sani")  # what one script run writes
 
 
 class InterchangeError(ValueError):
@@ -190,8 +190,10 @@ def read_folder(root: str | Path, suite_root: Path, limit: int | None = None) ->
         domain = _DOMAINS.get(domain_dir.name.lower())
         if domain is None:
             if domain_dir.is_dir():
+                hint = (f"; put it under a domain, e.g. {root}/icon/{domain_dir.name}"
+                        if domain_dir.name in _OFFICIAL_FOLDERS else "")
                 problems.append(f"{domain_dir}: unknown task folder (expected one of icon, illustration, chemistry, "
-                                "animation, each holding the official scripts' output folders)")
+                                f"animation, each holding the official scripts' output folders){hint}")
             continue
         if not domain_dir.is_dir():
             continue

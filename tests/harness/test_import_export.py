@@ -201,3 +201,25 @@ def test_compare_across_imported_and_native(native: Path, tmp_path: Path) -> Non
             if c["task"] == TRACED]
     assert rows and rows[0]["shared"] == LIMIT
     assert all(m["delta"] == 0 for c in rows for m in c["metrics"] if m.get("delta") is not None)
+
+
+def test_read_folder_official_variants(tmp_path: Path) -> None:
+    """svg/ files alone are replies; a re-run's appended line wins; `Icon` as in SArena; --limit counts."""
+    from svgarena.harness import InterchangeError, read_folder
+
+    samples = _samples("icon/text2svg")
+    folder = tmp_path / "out" / "Icon" / "text2svg"
+    (folder / "svg").mkdir(parents=True)
+    (folder / "svg" / f"{int(samples[0].id)}.svg").write_text("<svg>first</svg>")
+    with open(folder / "output.jsonl", "w") as f:
+        f.write(json.dumps({"id": int(samples[1].id), "answer": "no svg here"}) + "\n")
+        f.write(json.dumps({"id": int(samples[1].id), "answer": "<svg>retried</svg>"}) + "\n")
+    found = read_folder(tmp_path / "out", bundled_suite_path(), limit=LIMIT)
+    assert found.replies == {"icon/text2svg": {samples[0].id: "<svg>first</svg>", samples[1].id: "<svg>retried</svg>"}}
+    assert found.missing == {"icon/text2svg": LIMIT - 2}
+    (tmp_path / "out" / "img2svg").mkdir()  # one script run's output dir given without its domain
+    with pytest.raises(InterchangeError, match=r"img2svg: unknown task folder .* put it under a domain"):
+        read_folder(tmp_path / "out", bundled_suite_path())
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InterchangeError, match="no official output folders found"):
+        read_folder(tmp_path / "empty", bundled_suite_path())
