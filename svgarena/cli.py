@@ -630,9 +630,11 @@ def import_(
             raise typer.Exit(2)
         _fail(exc)
     _print_results(load_results(report_.run_dir), as_json)
-    total = sum(len(r) for r in report_.answers.replies.values())
+    total = sum(len(r) for r in report_.answers.replies.values()) - sum(report_.answers.beyond.values())
     missing = sum(report_.answers.missing.values())
     tail = f"; {missing} suite samples had no answer (scored as no reply)" if missing else ""
+    beyond = sum(report_.answers.beyond.values())
+    tail += f"; {beyond} answers past --limit left out" if beyond else ""
     typer.echo(f"imported {total} answers of {len(report_.answers.replies)} tasks into {report_.run_dir}{tail}", err=True)
 
 

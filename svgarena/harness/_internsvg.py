@@ -151,6 +151,7 @@ class FolderAnswers:
     replies: dict[str, dict[str, str]] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)  # task id -> folder or file read
     missing: dict[str, int] = field(default_factory=dict)  # task id -> suite samples with no answer
+    beyond: dict[str, int] = field(default_factory=dict)  # task id -> answers for samples --limit leaves out
 
 
 class ReplayModel:
@@ -231,6 +232,7 @@ def read_folder(root: str | Path, suite_root: Path, limit: int | None = None) ->
         found.replies[task_id] = replies
         found.sources[task_id] = str(where)
         found.missing[task_id] = len(set(order[:limit]) - set(replies))
+        found.beyond[task_id] = len(set(replies) - set(order[:limit]))
     if problems:
         raise InterchangeError("\n".join(problems))
     return found
@@ -332,7 +334,11 @@ def import_internsvg(folder: str | Path, model_name: str, *, suite: str = "saren
             store.db.execute("UPDATE runs SET config=?", (json.dumps(cfg, sort_keys=True),))
             store.update_meta(imported={"format": "internsvg", "source": str(Path(folder).resolve()),
                                         "model_name": model_name, "tasks": answers.sources,
-                                        "without_answer": answers.missing, "imported_at": time.time()})
+                                        "without_answer": answers.missing, "past_limit": answers.beyond, "imported_at": time.time()})
+            for task_id, n in answers.beyond.items():
+                if n:
+                    store.add_note(f"{task_id}: {n} answers in the imported folder are for samples past --limit "
+                                   "and were not imported", task=task_id, model=model_name)
             for task_id, n in answers.missing.items():
                 if n:
                     store.add_note(f"{task_id}: {n} samples have no answer in the imported folder: scored as no reply "

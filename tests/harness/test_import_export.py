@@ -216,7 +216,8 @@ def test_read_folder_official_variants(tmp_path: Path) -> None:
         f.write(json.dumps({"id": int(samples[1].id), "answer": "<svg>retried</svg>"}) + "\n")
     found = read_folder(tmp_path / "out", bundled_suite_path(), limit=LIMIT)
     assert found.replies == {"icon/text2svg": {samples[0].id: "<svg>first</svg>", samples[1].id: "<svg>retried</svg>"}}
-    assert found.missing == {"icon/text2svg": LIMIT - 2}
+    assert found.missing == {"icon/text2svg": LIMIT - 2} and found.beyond == {"icon/text2svg": 0}
+    assert read_folder(tmp_path / "out", bundled_suite_path(), limit=1).beyond == {"icon/text2svg": 1}
     (tmp_path / "out" / "img2svg").mkdir()  # one script run's output dir given without its domain
     with pytest.raises(InterchangeError, match=r"img2svg: unknown task folder .* put it under a domain"):
         read_folder(tmp_path / "out", bundled_suite_path())
