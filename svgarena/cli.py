@@ -572,6 +572,71 @@ def merge(
                f"{report_.attempts} attempts, {report_.artifacts} artifacts copied", err=True)
 
 
+_INTERCHANGE_FORMATS = ("internsvg",)
+
+
+@app.command()
+def export(
+    run: Annotated[str, typer.Argument(help="Run id (under --out), run folder, or run.sqlite.")],
+    dest: Annotated[str, typer.Argument(help="Folder to write (created; same-named files in it are replaced).")],
+    format: Annotated[str, typer.Option("--format", help="internsvg: the folders the official InternSVG evaluate_*.py read.")] = "internsvg",
+    out: Annotated[str, typer.Option(help="Folder that holds run folders.")] = "runs",
+) -> None:
+    """Write a run's answers as the official InternSVG scripts' output folders (for their scorer)."""
+    from svgarena.harness import InterchangeError, export_internsvg
+
+    if format not in _INTERCHANGE_FORMATS:
+        _fail(ValueError(f"--format {format!r} is not one of {', '.join(_INTERCHANGE_FORMATS)}"))
+    try:
+        report_ = export_internsvg(run, dest, out)
+    except (InterchangeError, *_USER_ERRORS) as exc:
+        _fail(exc)
+    extra = f"; {report_.skipped_epochs} answers of epochs > 0 left out" if report_.skipped_epochs else ""
+    typer.echo(f"exported {report_.answers} answers ({report_.svgs} SVGs, {report_.renders} renders) to "
+               f"{', '.join(str(f) for f in report_.folders)}{extra}", err=True)
+
+
+@app.command("import")
+def import_(
+    folder: Annotated[str, typer.Argument(help="The official scripts' output folder: DIR/icon/text2svg/output.jsonl, ...")],
+    model_name: Annotated[str, typer.Option("--model-name", help="The model these answers came from (its name in reports and compare).")],
+    format: Annotated[str, typer.Option("--format", help="internsvg: output folders of the official InternSVG inference scripts.")] = "internsvg",
+    suite: Annotated[str, typer.Option(help="sarena, sarena-mini, or a folder in SArena layout.")] = "sarena-mini",
+    data: Annotated[Optional[str], typer.Option(help="Local copy of SArena (for --suite sarena).")] = None,
+    out: Annotated[str, typer.Option(help="Folder that holds run folders.")] = "runs",
+    run_id: Annotated[Optional[str], typer.Option(help="Id of the new run (default: a fresh one).")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="Samples per task, as `run --limit` (the first N of the suite).")] = None,
+    device: Annotated[str, typer.Option(help="Scoring: auto (CUDA when present, else CPU), cpu, cuda or cuda:N.")] = "auto",
+    weights_dir: Annotated[Optional[str], typer.Option(help="Folder of metric checkpoints (or $SVGARENA_WEIGHTS).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
+) -> None:
+    """Read official InternSVG output folders into a new run, rendered and scored as a native run."""
+    from svgarena.harness import InterchangeError, ScoringOptions, import_internsvg, load_results
+    from svgarena.scoring import CheckpointMissing
+    from svgarena.tasks import SuiteError
+
+    if format not in _INTERCHANGE_FORMATS:
+        _fail(ValueError(f"--format {format!r} is not one of {', '.join(_INTERCHANGE_FORMATS)}"))
+    try:
+        report_ = import_internsvg(folder, model_name, suite=suite, data=data, out=out, run_id=run_id, limit=limit,
+                                   scoring=ScoringOptions(device=device, weights_dir=weights_dir))
+    except (InterchangeError, CheckpointMissing, SuiteError, *_USER_ERRORS) as exc:
+        msg = str(exc)
+        if "\n" in msg:  # one line per problem, each marked
+            for line in msg.splitlines():
+                typer.secho(f"error: {line}", fg=typer.colors.RED, err=True)
+            typer.secho("error: nothing was imported", fg=typer.colors.RED, err=True)
+            raise typer.Exit(2)
+        _fail(exc)
+    _print_results(load_results(report_.run_dir), as_json)
+    total = sum(len(r) for r in report_.answers.replies.values()) - sum(report_.answers.beyond.values())
+    missing = sum(report_.answers.missing.values())
+    tail = f"; {missing} suite samples had no answer (scored as no reply)" if missing else ""
+    beyond = sum(report_.answers.beyond.values())
+    tail += f"; {beyond} answers past --limit left out" if beyond else ""
+    typer.echo(f"imported {total} answers of {len(report_.answers.replies)} tasks into {report_.run_dir}{tail}", err=True)
+
+
 weights_app = typer.Typer(help="Metric checkpoints: list them, fetch them, verify their hashes.", no_args_is_help=True)
 app.add_typer(weights_app, name="weights")
 

@@ -6,6 +6,7 @@ from svgarena.harness._html import HtmlReport, build_html
 from svgarena.harness._edit_overall import EDIT_OVERALL, edit_overall, official_edit_lines, official_token_length
 from svgarena.harness._dashboard import LineLog, RunDashboard
 from svgarena.harness._failures import failure_lines, failure_reasons, recent_failures, short_reason
+from svgarena.harness._internsvg import InterchangeError, export_internsvg, import_internsvg, read_folder
 from svgarena.harness._merge import MergeError, MergeReport, merge_runs
 from svgarena.harness._meta import run_metadata
 from svgarena.harness._preflight import PreflightError, preflight
@@ -50,6 +51,10 @@ __all__ = [
     "paired_bootstrap",
     "wilcoxon_test",
     "DEFAULT_MODELS",
+    "InterchangeError",
+    "export_internsvg",
+    "import_internsvg",
+    "read_folder",
     "MergeError",
     "MergeReport",
     "Shard",

@@ -88,18 +88,19 @@ def open_run(config: RunConfig, resume: bool) -> tuple[RunConfig, RunStore]:
 
 
 async def execute(config: RunConfig, *, resume: bool = False, progress: Progress | None = None,
-                  scoring: ScoringOptions | None = None) -> RunSummary:
+                  scoring: ScoringOptions | None = None, models: list[Model] | None = None) -> RunSummary:
     """Run (or resume) everything the config asks for; returns what happened.
 
     The suite is loaded and checked before a run folder is created, so a bad suite leaves nothing behind.
     Pixel metrics, accuracy and token length are scored as samples finish; the neural and set-level
     metrics in one batched pass at the end (``scoring``; a resume scores only what is missing).
+    ``models`` replaces the models named in the config (``svgarena import`` passes its replay model).
     """
     progress = progress or _Silent()
     if resume:
         config, store = open_run(config, resume=True)
         try:
-            plan = _plan(config)
+            plan = _plan(config, models)
         except BaseException:
             store.close()
             raise
@@ -109,7 +110,7 @@ async def execute(config: RunConfig, *, resume: bool = False, progress: Progress
             store.close()
             raise
     else:
-        plan = _plan(config)
+        plan = _plan(config, models)
         unavailable = _preflight_plan(config, plan)
         config, store = open_run(config, resume=False)
     summary = RunSummary(run_id=config.run_id, run_dir=config.run_dir)
@@ -149,7 +150,7 @@ class _Plan:
     judge: Model | None = None  # --choice-judge
 
 
-def _plan(config: RunConfig) -> _Plan:
+def _plan(config: RunConfig, given: list[Model] | None = None) -> _Plan:
     """Which model answers which samples of which task; loads (and so validates) the suite."""
     root = resolve_suite(config.suite, config.data)
     tasks = select_tasks(root, config.tasks or None)
@@ -163,8 +164,8 @@ def _plan(config: RunConfig) -> _Plan:
 
     names = config.models or list(DEFAULT_MODELS)
     routed = config.models_file or config.choice_judge or any(not n.startswith("baseline/") for n in names)
-    registry = load_registry(config.models_file) if routed else None
-    models = [get_model(name, registry) for name in names]
+    registry = load_registry(config.models_file) if routed and not (given and not config.choice_judge) else None
+    models = list(given) if given else [get_model(name, registry) for name in names]
     specs = {m.name: registry.get(m.name) for m in models if registry and not m.name.startswith("baseline/")}
     from svgarena.harness._shard import keep_shard, parse_shard
 
