@@ -176,6 +176,11 @@ def report(
     try:
         if bootstrap < 0:
             raise ValueError(f"--bootstrap must be 0 or more, got {bootstrap}")
+        if by is not None:  # checked before the store is read, so a typo never waits on a large run
+            from svgarena.harness._rounds import BY_CHOICES
+
+            if by not in BY_CHOICES:
+                raise ValueError(f"unknown --by {by!r}; use {', '.join(BY_CHOICES)}")
         results = load_results(run, out, bootstrap)
         if rounds or by or epsilon:
             from svgarena.harness import load_rounds
