@@ -76,12 +76,14 @@ def run(
     data: Annotated[Optional[str], typer.Option(help="The unzipped SArena folder for --suite sarena (or $SVGARENA_DATA).")] = None,
     task: Annotated[Optional[list[str]], typer.Option("--task", "-t", help="Task id or glob, repeatable (icon/*, */img2svg). Default: every task in the suite.")] = None,
     model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="LiteLLM route or baseline/<name>, repeatable. Default: the built-in baselines, each where it can answer.")] = None,
-    solver: Annotated[str, typer.Option(help="How each sample is solved: direct, refine (render feedback rounds) or resample (N answers).")] = "direct",
+    solver: Annotated[str, typer.Option(help="How each sample is solved: direct, refine (render feedback rounds), resample (N answers) or tools (the model calls render_svg/submit).")] = "direct",
     rounds: Annotated[int, typer.Option(help="refine: most rounds per sample (round 0 is the one-shot answer).")] = 3,
     feedback: Annotated[str, typer.Option(help="refine: what the model sees after a round: render (its render PNG) or none (a plain review turn).")] = "render",
     select: Annotated[str, typer.Option(help="Headline round: last, best-model (the model's <done/> pick) or best-oracle (best SSIM; peeks at the reference).")] = "last",
     samples: Annotated[int, typer.Option(help="resample: independent answers per sample.")] = 1,
     temperature: Annotated[Optional[float], typer.Option(help="Sampling temperature recorded with the arm (default: the model's).")] = None,
+    max_tool_calls: Annotated[int, typer.Option(help="tools: most tool calls per sample, malformed ones included.")] = 8,
+    tool_protocol: Annotated[str, typer.Option(help="tools: auto (native function calling where the registry says tools, else text tags), native or text.")] = "auto",
     limit: Annotated[Optional[int], typer.Option(help="At most this many samples per task.")] = None,
     epochs: Annotated[int, typer.Option(help="Repeats of each sample.")] = 1,
     concurrency: Annotated[Optional[int], typer.Option(help="Model calls in flight per model (default: the model registry's, 8 for a bare route).")] = None,
@@ -133,6 +135,7 @@ def run(
         video_frames=video_frames, rounds=rounds, feedback=feedback, select=select, samples=samples,
         temperature=temperature, preflight=not no_preflight, skip_unavailable=skip_unavailable,
         choice_rule=choice, video_input=video_input,
+        max_tool_calls=max_tool_calls, tool_protocol=tool_protocol,
     )
     progress = _BarProgress(console)
     try:

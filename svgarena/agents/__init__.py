@@ -26,6 +26,7 @@ from svgarena.agents._resolve import BASELINES, get_model
 from svgarena.agents._secrets import scrub
 from svgarena.agents._retry import AdaptiveLimiter, ErrorClass, RetryPolicy, classify
 from svgarena.agents._refine import DONE_MARKER, FEEDBACK_MODES, feedback_turn
+from svgarena.agents._tools import TOOL_PROTOCOLS, TOOLS, parse_native_call, parse_text_call, protocol_for
 from svgarena.agents._solvers import AnimationCapture, SolverContext, attempt_once, get_solver, solver, solver_names
 from svgarena.agents._trajectory import Attempt, Trajectory
 from svgarena.agents._types import Model, Reply, Usage
@@ -62,6 +63,8 @@ __all__ = [
     "RetryPolicy",
     "SVG_RULES",
     "SolverContext",
+    "TOOLS",
+    "TOOL_PROTOCOLS",
     "Trajectory",
     "Usage",
     "VTRACER_PARAMS",
@@ -84,6 +87,9 @@ __all__ = [
     "import_litellm",
     "load_registry",
     "parse_choice",
+    "parse_native_call",
+    "parse_text_call",
+    "protocol_for",
     "register_endpoint",
     "run_spend",
     "sample_frames",

@@ -46,6 +46,8 @@ class SolverContext:
     samples: int = 1  # resample: independent answers per sample
     temperature: float | None = None  # None: the model's own setting
     vision: bool = True  # the model sees images (else feedback is text only)
+    max_tool_calls: int = 8  # tools: most tool calls per sample (malformed ones count)
+    tool_protocol: str = "auto"  # tools: auto (native where the registry says tools), native, or text
 
 
 SolverFn = Callable[[Sample, Task, Model, SolverContext], Awaitable[Trajectory]]

@@ -25,6 +25,8 @@ class RunConfig:
     select: str = "last"  # headline round: last | best-model | best-oracle
     samples: int = 1  # resample: answers per sample
     temperature: float | None = None  # recorded with the arm; None = the model's setting
+    max_tool_calls: int = 8  # tools: most tool calls per sample (malformed ones count)
+    tool_protocol: str = "auto"  # tools: auto | native | text (auto: native where the registry says tools)
     limit: int | None = None  # samples per task
     epochs: int = 1
     concurrency: int | None = None  # calls in flight per model; None = the model registry's (8 for a bare route)

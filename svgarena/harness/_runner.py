@@ -178,6 +178,17 @@ def _check_arm(config: RunConfig) -> None:
         raise ValueError(f"unknown --feedback {config.feedback!r}; use {' or '.join(FEEDBACK_MODES)}")
     if config.rounds < 1 or config.samples < 1:
         raise ValueError("--rounds and --samples must be at least 1")
+    _check_tools_arm(config)
+
+
+def _check_tools_arm(config: RunConfig) -> None:
+    """Bad --max-tool-calls/--tool-protocol fail before anything runs."""
+    from svgarena.agents import TOOL_PROTOCOLS
+
+    if config.max_tool_calls < 1:
+        raise ValueError("--max-tool-calls must be at least 1")
+    if config.tool_protocol not in TOOL_PROTOCOLS:
+        raise ValueError(f"unknown --tool-protocol {config.tool_protocol!r}; use {', '.join(TOOL_PROTOCOLS)}")
 
 
 def _preflight_plan(config: RunConfig, plan: _Plan) -> dict[str, str]:
@@ -348,6 +359,7 @@ async def _run_one(task: Task, sample: Sample, epoch: int, model: Model, config:
         video_frames=config.video_frames, rounds=config.rounds, feedback=config.feedback,
         samples=config.samples, temperature=config.temperature,
         vision=bool(getattr(getattr(model, "inner", model), "images", True)), video_input=config.video_input,
+        max_tool_calls=config.max_tool_calls, tool_protocol=config.tool_protocol,
     )
     bind = getattr(model, "for_trajectory", None)  # routed models number their calls per trajectory (cache keys)
     caller = bind("|".join((key.task, key.model, key.solver, key.sample_id, str(epoch))), epoch) if bind else model
