@@ -139,6 +139,7 @@ class _Pending:
     """What happened since the last round: calls, malformed ones and their errors, tokens spent."""
 
     calls: int = 0
+    turns: int = 0  # model calls (one per reply)
     malformed: int = 0
     errors: list[str] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
@@ -157,9 +158,10 @@ class _Pending:
         attempt.retries += self.retries
         attempt.tool_calls += self.calls
         attempt.malformed_calls += self.malformed
+        attempt.extra["model_calls"] = int(attempt.extra.get("model_calls", 0)) + self.turns
         if self.errors:
             attempt.extra.setdefault("malformed", []).extend(self.errors)
-        self.calls, self.malformed, self.errors, self.usage, self.retries = 0, 0, [], Usage(), 0
+        self.calls, self.turns, self.malformed, self.errors, self.usage, self.retries = 0, 0, 0, [], Usage(), 0
 
 
 def _png(image: Any) -> bytes:
@@ -289,6 +291,7 @@ async def tools(sample: Sample, task: Task, model: Model, ctx: SolverContext) ->
             kwargs["temperature"] = ctx.temperature
         reply = await model.respond(sample, messages, **kwargs)
         pending.add_usage(reply.usage, reply.retries)
+        pending.turns += 1
         if reply.error:
             return {"stop": f"model error: {reply.error}"}
         calls = [parse_native_call(c) for c in reply.tool_calls] if protocol == "native" else []
