@@ -182,3 +182,34 @@ def test_choice_tasks_answer_directly_and_model_errors_stop() -> None:
     traj, _, _ = _solve([f"<render>{GOOD.format(r=1)}</render>", Reply(error="RateLimitError: slow down")])
     assert traj.stop_reason == "model error (last render is the answer)" and len(traj.attempts) == 1
     assert traj.attempts[0].outcome is Outcome.OK and "RateLimitError" in traj.attempts[0].extra["stopped_by"]
+
+
+def test_registry_says_which_models_have_native_tools(tmp_path) -> None:
+    from svgarena.agents import ManagedModel, get_model, load_registry, protocol_for
+
+    reg = load_registry(cwd=tmp_path)
+    have = {n: reg.get(n).tools for n in ("gpt-4o", "claude-sonnet-4", "gemini-2.5-pro", "internsvg-8b", "smollm2")}
+    assert have == {"gpt-4o": True, "claude-sonnet-4": True, "gemini-2.5-pro": True, "internsvg-8b": False,
+                    "smollm2": False}
+    assert get_model("gpt-4o", reg).tools and not get_model("openai/local-thing", reg).tools
+    models = tmp_path / "m.yaml"
+    models.write_text("models:\n  mine: {route: openai/mine, api_base: 'http://127.0.0.1:9/v1', client: direct, "
+                      "accepts: {tools: true}}\n")
+    mine = ManagedModel(get_model("mine", load_registry(models, cwd=tmp_path)))
+    assert protocol_for(mine) == "native" and protocol_for(mine.for_trajectory("t", 0)) == "native"
+    assert protocol_for(mine, "text") == "text"
+    with pytest.raises(ValueError, match="unknown tool protocol"):
+        protocol_for(mine, "json")
+
+
+def test_reply_cache_keeps_tool_calls_and_a_call_only_reply_is_not_empty(tmp_path) -> None:
+    from svgarena.agents import ErrorClass, ReplyCache, classify
+
+    reply = Reply(text="", tool_calls=[native("render_svg", {"svg": GOOD})])
+    assert classify(reply) is ErrorClass.OK and classify(Reply(text="")) is ErrorClass.EMPTY
+    cache = ReplyCache(tmp_path / "calls.sqlite")
+    try:
+        cache.put("k", "m", reply)
+        assert cache.get("k").tool_calls == reply.tool_calls and "tool_calls" not in cache.get("k").raw
+    finally:
+        cache.close()

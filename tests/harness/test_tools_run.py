@@ -69,8 +69,9 @@ def _native(refs: dict[str, str]):
 @pytest.mark.parametrize("client", ["litellm", "direct"])
 def test_native_tool_calls_round_trip_and_best_model_picks_the_submit(tmp_path: Path, client: str) -> None:
     db, srv = _run(tmp_path, _native, "native", accepts=", accepts: {tools: true}", client=client,
-                   select="best-model")
+                   select="best-model", temperature=0.3)
     assert len(srv.requests) == 4  # two samples, two calls each
+    assert {b["temperature"] for b in srv.requests} == {0.3}
     assert all([t["function"]["name"] for t in b["tools"]] == ["render_svg", "submit"] for b in srv.requests)
     second = [b for b in srv.requests if any(m.get("role") == "tool" for m in b["messages"])]
     assert len(second) == 2
