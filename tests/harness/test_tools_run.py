@@ -152,3 +152,28 @@ def test_bad_tool_options_are_one_line(tmp_path: Path) -> None:
                          env=dict(os.environ))
     assert res.returncode != 0 and "--max-tool-calls must be at least 1" in res.stderr
     assert "Traceback" not in res.stderr and not (tmp_path / "runs").exists()
+
+
+@pytest.mark.timeout(180)
+def test_a_killed_tools_run_resumes_from_the_reply_cache_with_identical_rounds(tmp_path: Path) -> None:
+    from svgarena.harness import RunConfig, execute
+
+    suite = make_layout(tmp_path / "suite", n=2)
+    cols = "t.sample_id, a.round, a.outcome, a.reply, a.svg_hash, a.tool_calls, a.malformed_calls, a.extra"
+    sql = f"SELECT {cols} FROM attempts a JOIN trajectories t ON t.id = a.trajectory_id ORDER BY 1, 2"
+    with ScriptedServer(_text(_reference_by_image(suite))) as srv:
+        models = tmp_path / "models.yaml"
+        models.write_text(f'models:\n  scripted: {{route: openai/scripted, api_base: "{srv.api_base}"}}\n')
+        config = RunConfig(suite=str(suite), tasks=["icon/img2svg"], models=["scripted"], models_file=str(models),
+                           out=str(tmp_path / "runs"), run_id="r", workers=1, solver="tools", max_tool_calls=3)
+        asyncio.run(execute(config))
+        db = tmp_path / "runs" / "r" / "run.sqlite"
+        before, paid = _q(db, sql), len(srv.requests)
+        con = sqlite3.connect(db)
+        for stmt in ("DELETE FROM round_scores", "DELETE FROM scores", "UPDATE trajectories SET status='running'"):
+            con.execute(stmt)  # what a SIGKILL before the trajectories finished leaves: rounds, no scores
+        con.commit()
+        con.close()
+        asyncio.run(execute(RunConfig(out=str(tmp_path / "runs"), run_id="r"), resume=True))
+        assert len(srv.requests) == paid == 6  # every call answered from the cache
+    assert _q(db, sql) == before and len(before) == 4
