@@ -213,3 +213,39 @@ def test_reply_cache_keeps_tool_calls_and_a_call_only_reply_is_not_empty(tmp_pat
         assert cache.get("k").tool_calls == reply.tool_calls and "tool_calls" not in cache.get("k").raw
     finally:
         cache.close()
+
+
+@pytest.mark.timeout(60)
+def test_animated_answers_are_rendered_by_the_animation_capture_and_shown_as_a_frame_strip() -> None:
+    import numpy as np
+
+    from svgarena.sandboxes import RenderResult
+
+    class Capture:
+        def __init__(self) -> None:
+            self.seen: list[str] = []
+
+        async def capture(self, svg: str, times: list[float], size: int = 448) -> RenderResult:
+            self.seen.append(svg)
+            frames = np.zeros((len(times), size, size, 3), dtype=np.uint8)
+            return RenderResult(Outcome.OK, image=frames[0], meta={"frames": frames}, renderer="fake-browser")
+
+    capture = Capture()
+
+    async def get() -> Capture:
+        return capture
+
+    task = get_task("animation/text2sani")
+    sample = Sample(id="1", task=task.id, prompt="Animate a circle.", target=GOOD.format(r=3))
+    model = Scripted([f"<render>{GOOD.format(r=1)}</render>", f"<submit>{GOOD.format(r=2)}</submit>"])
+    with LocalRenderer(1) as renderer:
+        ctx = SolverContext(renderer=renderer, animation=get, animation_mode="fast", metric_frames=4)
+        traj = asyncio.run(get_solver("tools")(sample, task, model, ctx))
+    assert capture.seen == [GOOD.format(r=1), GOOD.format(r=2)] and traj.stop_reason == "submitted"
+    first = traj.attempts[0]
+    assert first.frames is not None and first.frames.shape[0] == 4 and first.renderer == "fake-browser"
+    from PIL import Image
+    import io
+
+    strip = Image.open(io.BytesIO(first.feedback_images[0]))
+    assert strip.size == (4 * 224, 224)  # the metric frames side by side
