@@ -142,6 +142,7 @@ class _Pending:
     turns: int = 0  # model calls (one per reply)
     malformed: int = 0
     errors: list[str] = field(default_factory=list)
+    replies: list[str] = field(default_factory=list)  # replies that made no round (kept: the store is the record)
     usage: Usage = field(default_factory=Usage)
     retries: int = 0
 
@@ -161,7 +162,10 @@ class _Pending:
         attempt.extra["model_calls"] = int(attempt.extra.get("model_calls", 0)) + self.turns
         if self.errors:
             attempt.extra.setdefault("malformed", []).extend(self.errors)
+        if self.replies:
+            attempt.extra.setdefault("malformed_replies", []).extend(self.replies)
         self.calls, self.turns, self.malformed, self.errors, self.usage, self.retries = 0, 0, 0, [], Usage(), 0
+        self.replies = []
 
 
 def _png(image: Any) -> bytes:
@@ -299,7 +303,7 @@ async def tools(sample: Sample, task: Task, model: Model, ctx: SolverContext) ->
             calls = [ToolCall(error="no tool call in the reply")]
         if protocol == "text":
             calls = [parse_text_call(reply.text)]
-        used = state["calls"]
+        used, rounds_before = state["calls"], rounds[0]
         results: list[tuple[ToolCall, str]] = []
         images: list[tuple[ToolCall, bytes]] = []
         stop = ""
@@ -314,6 +318,8 @@ async def tools(sample: Sample, task: Task, model: Model, ctx: SolverContext) ->
                 images.append((call, png))
             if ended:
                 stop = "submitted"
+        if rounds[0] == rounds_before:  # only malformed calls: keep what the model said
+            pending.replies.append(reply.text)
         if stop:
             return {"calls": used, "stop": stop}
         _answer(reply, results, images)

@@ -101,6 +101,7 @@ def test_text_protocol_round_trip_counts_the_malformed_call() -> None:
     assert first.feedback_images[0].startswith(b"\x89PNG") and not first.model_chose
     assert sub.model_chose and sub.answer == GOOD.format(r=3) and sub.image is not None
     assert (sub.tool_calls, sub.malformed_calls) == (2, 1) and "unclosed <render>" in sub.extra["malformed"][0]
+    assert sub.extra["malformed_replies"] == [replies[1]] and "malformed_replies" not in first.extra
     assert model.offered == [None, None, None]  # no tool definitions on the text path
     assert "<render>" in model.seen[0][0]["content"] and model.seen[0][0]["role"] == "system"
     after_render = model.seen[1]
@@ -154,6 +155,7 @@ def test_only_malformed_calls_end_as_one_no_svg_round() -> None:
     (only,) = traj.attempts
     assert only.outcome is Outcome.NO_SVG and (only.malformed_calls, only.tool_calls) == (2, 2)
     assert traj.stop_reason == "max tool calls (nothing rendered)"
+    assert only.extra["malformed_replies"] == ["no idea", "<render>still nothing</render>"]
 
 
 @pytest.mark.timeout(60)
