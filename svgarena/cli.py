@@ -49,12 +49,14 @@ def run(
     data: Annotated[Optional[str], typer.Option(help="The unzipped SArena folder for --suite sarena (or $SVGARENA_DATA).", rich_help_panel="What")] = None,
     task: Annotated[Optional[list[str]], typer.Option("--task", "-t", help="Task id or glob, repeatable (icon/*, */img2svg). Default: every task in the suite.", rich_help_panel="What")] = None,
     model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="LiteLLM route or baseline/<name>, repeatable. Default: the built-in baselines, each where it can answer.", rich_help_panel="Models")] = None,
-    solver: Annotated[str, typer.Option(help="How each sample is solved: direct, refine (render feedback rounds) or resample (N answers).", rich_help_panel="Solver")] = "direct",
+    solver: Annotated[str, typer.Option(help="How each sample is solved: direct, refine (render feedback rounds), resample (N answers) or tools (the model calls render_svg/submit).", rich_help_panel="Solver")] = "direct",
     rounds: Annotated[int, typer.Option(help="refine: most rounds per sample (round 0 is the one-shot answer).", rich_help_panel="Solver")] = 3,
-    feedback: Annotated[str, typer.Option(help="refine: what the model sees after a round: render (its render; animations as a labelled contact sheet), render+target (beside the task's input image), oracle (render+target plus SSIM/PSNR vs the reference: leaks it) or none (a plain review turn).", rich_help_panel="Solver")] = "render",
+    feedback: Annotated[str, typer.Option(help="refine: what the model sees after a round: render (its render PNG) or none (a plain review turn).", rich_help_panel="Solver")] = "render",
     select: Annotated[str, typer.Option(help="Headline round: last, best-model (the model's <done/> pick) or best-oracle (best SSIM; peeks at the reference).", rich_help_panel="Solver")] = "last",
     samples: Annotated[int, typer.Option(help="resample: independent answers per sample.", rich_help_panel="Solver")] = 1,
     temperature: Annotated[Optional[float], typer.Option(help="Sampling temperature recorded with the arm (default: the model's).", rich_help_panel="Solver")] = None,
+    max_tool_calls: Annotated[int, typer.Option(help="tools: most tool calls per sample, malformed ones included.", rich_help_panel="Solver")] = 8,
+    tool_protocol: Annotated[str, typer.Option(help="tools: auto (native function calling where the registry says tools, else text tags), native or text.", rich_help_panel="Solver")] = "auto",
     sample_max_tokens: Annotated[Optional[int], typer.Option(help="refine/resample: stop a sample's rounds once they used this many tokens (stop reason 'sample budget: tokens').", rich_help_panel="Solver")] = None,
     sample_max_cost: Annotated[Optional[float], typer.Option(help="refine/resample: stop a sample's rounds once they cost this many USD.", rich_help_panel="Solver")] = None,
     sample_time_limit: Annotated[Optional[float], typer.Option(help="refine/resample: stop a sample's rounds after this many seconds of wall-clock.", rich_help_panel="Solver")] = None,
@@ -120,6 +122,7 @@ def run(
         executor=executor or ('local' if resume is None else None), ray_address=ray_address,
         sample_max_tokens=sample_max_tokens, sample_max_cost=sample_max_cost, sample_time_limit=sample_time_limit,
         stop_on=stop_on, oracle_threshold=oracle_threshold,
+        max_tool_calls=max_tool_calls, tool_protocol=tool_protocol,
     )
     progress = _run_dashboard(console, config.run_dir, no_live)
     try:

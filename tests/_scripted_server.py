@@ -30,10 +30,20 @@ def first_text(body: dict[str, Any]) -> str:
     return ""
 
 
-class ScriptedServer:
-    """``reply(body) -> text`` answers each chat request; every request body is kept in ``requests``."""
+def tool_call(name: str, arguments: Any, call_id: str = "call_1") -> dict[str, Any]:
+    """One native tool call in the OpenAI response format (``arguments``: a dict, sent as JSON, or raw text)."""
+    args = arguments if isinstance(arguments, str) else json.dumps(arguments)
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": args}}
 
-    def __init__(self, reply: Callable[[dict[str, Any]], str]) -> None:
+
+class ScriptedServer:
+    """``reply(body)`` answers each chat request; every request body is kept in ``requests``.
+
+    ``reply`` returns the reply text, or a dict ``{"content": ..., "tool_calls": [tool_call(...), ...]}``
+    for a reply that makes native tool calls (sent with ``finish_reason: tool_calls``, content null by default).
+    """
+
+    def __init__(self, reply: Callable[[dict[str, Any]], str | dict[str, Any]]) -> None:
         self.reply = reply
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
@@ -61,10 +71,15 @@ class ScriptedServer:
                 with outer._lock:
                     outer.requests.append(body)
                 text = outer.reply(body)
+                message: dict[str, Any] = {"role": "assistant", "content": text}
+                finish = "stop"
+                if isinstance(text, dict):
+                    message = {"role": "assistant", "content": text.get("content")}
+                    if text.get("tool_calls"):
+                        message["tool_calls"], finish = text["tool_calls"], "tool_calls"
                 payload = json.dumps({
                     "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": body.get("model", "m"),
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                                 "finish_reason": "stop"}],
+                    "choices": [{"index": 0, "message": message, "finish_reason": finish}],
                     "usage": {"prompt_tokens": 10, "completion_tokens": 20, "total_tokens": 30},
                 }).encode()
                 self.send_response(200)

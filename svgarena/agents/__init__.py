@@ -28,6 +28,7 @@ from svgarena.agents._retry import AdaptiveLimiter, ErrorClass, RetryPolicy, cla
 from svgarena.agents._feedback import TARGET_MODES, Target, contact_sheet, load_target, render_view
 from svgarena.agents._refine import DONE_MARKER, FEEDBACK_MODES, feedback_turn
 from svgarena.agents._stops import STOP_ON, SampleBudget, uses_oracle
+from svgarena.agents._tools import TOOL_PROTOCOLS, TOOLS, parse_native_call, parse_text_call, protocol_for
 from svgarena.agents._solvers import AnimationCapture, SolverContext, attempt_once, get_solver, solver, solver_names
 from svgarena.agents._trajectory import Attempt, Trajectory
 from svgarena.agents._types import Model, Reply, Usage
@@ -72,6 +73,8 @@ __all__ = [
     "RetryPolicy",
     "SVG_RULES",
     "SolverContext",
+    "TOOLS",
+    "TOOL_PROTOCOLS",
     "Trajectory",
     "Usage",
     "VTRACER_PARAMS",
@@ -94,6 +97,9 @@ __all__ = [
     "import_litellm",
     "load_registry",
     "parse_choice",
+    "parse_native_call",
+    "parse_text_call",
+    "protocol_for",
     "register_endpoint",
     "run_spend",
     "sample_frames",

@@ -48,7 +48,8 @@ class OracleBaseline:
     def supports(self, task: Task) -> str | None:
         return None
 
-    async def respond(self, sample: Sample, messages: list[dict[str, Any]]) -> Reply:
+    async def respond(self, sample: Sample, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None,
+                      temperature: float | None = None) -> Reply:
         start = time.perf_counter()
         task = TASKS.get(sample.task)
         choice = task.answer is AnswerKind.CHOICE if task is not None else _is_letter(sample.target)
@@ -67,7 +68,8 @@ class BlankBaseline:
     def supports(self, task: Task) -> str | None:
         return None
 
-    async def respond(self, sample: Sample, messages: list[dict[str, Any]]) -> Reply:
+    async def respond(self, sample: Sample, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None,
+                      temperature: float | None = None) -> Reply:
         return Reply(text="", usage=Usage(latency_s=0.0))
 
 
@@ -91,7 +93,8 @@ class VTracerBaseline:
             return f"baseline/vtracer only traces images into SVG; {task.id} asks for a choice letter."
         return f"baseline/vtracer needs an input image; {task.id} has none."
 
-    async def respond(self, sample: Sample, messages: list[dict[str, Any]]) -> Reply:
+    async def respond(self, sample: Sample, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None,
+                      temperature: float | None = None) -> Reply:
         start = time.perf_counter()
         try:
             svg = await asyncio.to_thread(self._trace_sample, sample)

@@ -87,14 +87,17 @@ class ReplyCache:
             return None
         self.hits += 1
         text, tin, tout, cost, latency, raw = row
+        meta = json.loads(raw)
         return Reply(text=text, usage=Usage(input_tokens=tin, output_tokens=tout, cost_usd=cost, latency_s=latency),
-                     raw=json.loads(raw))
+                     raw=meta, tool_calls=list(meta.pop("tool_calls", None) or []))
 
     def put(self, key: str, model: str, reply: Reply) -> None:
-        if reply.error is not None or not reply.text.strip():
+        if reply.error is not None or not (reply.text.strip() or reply.tool_calls):
             return  # only successful replies are cached
         u = reply.usage
         raw = {k: v for k, v in reply.raw.items() if k in ("model", "finish_reason")}
+        if reply.tool_calls:
+            raw["tool_calls"] = reply.tool_calls
         self.db.execute(
             "INSERT OR REPLACE INTO replies (key, model, text, input_tokens, output_tokens, cost_usd, latency_s, raw, "
             "created) VALUES (?,?,?,?,?,?,?,?,?)",

@@ -15,7 +15,7 @@ import json
 import time
 from typing import Any
 
-from svgarena.agents._litellm import LiteLLMModel, MissingApiKeyError, retry_after_seconds
+from svgarena.agents._litellm import LiteLLMModel, MissingApiKeyError, parse_tool_calls, retry_after_seconds
 from svgarena.agents._secrets import scrub
 from svgarena.agents._types import Reply, Usage
 
@@ -52,7 +52,8 @@ class DirectModel(LiteLLMModel):
             await self._session.close()
         self._session = None
 
-    async def complete(self, messages: list[dict[str, Any]]) -> Reply:
+    async def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None,
+                       temperature: float | None = None) -> Reply:
         """One chat completion call: a Reply with text and usage, or with ``error`` set. Never raises."""
         import aiohttp
 
@@ -60,8 +61,11 @@ class DirectModel(LiteLLMModel):
         start = time.perf_counter()
         try:
             key = self._api_key()
-            body = {"model": self.route.split("/", 1)[-1], "messages": messages, "temperature": self.temperature,
+            body = {"model": self.route.split("/", 1)[-1], "messages": messages,
+                    "temperature": self.temperature if temperature is None else temperature,
                     "max_tokens": self.max_tokens, **self.extra}
+            if tools:
+                body["tools"] = tools
             headers = {"Authorization": f"Bearer {key}"} if key else {}
             url = self.api_base.rstrip("/") + "/chat/completions"
             async with self._session_here().post(url, json=body, headers=headers,
@@ -118,6 +122,8 @@ class DirectModel(LiteLLMModel):
         if choice.get("finish_reason"):
             raw["finish_reason"] = choice["finish_reason"]
         return Reply(text=scrub(text, key), usage=Usage(input_tokens=tin, output_tokens=tout, cost_usd=cost,
-                                                        latency_s=latency), raw=raw)
+                                                        latency_s=latency), raw=raw,
+                     tool_calls=[{**c, "arguments": scrub(c["arguments"], key)}
+                                 for c in parse_tool_calls((choice.get("message") or {}).get("tool_calls"))])
 
 

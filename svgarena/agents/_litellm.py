@@ -52,6 +52,7 @@ class LiteLLMModel:
         output_usd_per_mtok: float | None = None,
         images: bool = True,
         video: str | None = None,
+        tools: bool = False,
     ) -> None:
         self.name = name or route
         self.route = route
@@ -65,6 +66,7 @@ class LiteLLMModel:
         self.output_usd_per_mtok = output_usd_per_mtok
         self.images = images
         self.video_format = video  # None: video as frames; "file" / "video_url": native video parts
+        self.tools = tools  # the route takes native function calling (registry accepts.tools)
 
     @classmethod
     def from_spec(cls, spec: ModelSpec) -> "LiteLLMModel":
@@ -76,7 +78,8 @@ class LiteLLMModel:
         return dict(name=spec.name, api_base=spec.api_base, api_key_env=spec.api_key_env,
                     temperature=spec.temperature, max_tokens=spec.max_tokens, timeout_s=spec.timeout_s,
                     extra=spec.params, input_usd_per_mtok=spec.input_usd_per_mtok,
-                    output_usd_per_mtok=spec.output_usd_per_mtok, images=spec.images, video=spec.video)
+                    output_usd_per_mtok=spec.output_usd_per_mtok, images=spec.images, video=spec.video,
+                    tools=spec.tools)
 
     client = "litellm"
 
@@ -124,11 +127,13 @@ class LiteLLMModel:
             return "EMPTY"
         return None
 
-    async def respond(self, sample: Sample, messages: list[dict[str, Any]]) -> Reply:
+    async def respond(self, sample: Sample, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None,
+                      temperature: float | None = None) -> Reply:
         """Answer the messages for a sample (the sample itself is not sent; messages carry everything)."""
-        return await self.complete(messages)
+        return await self.complete(messages, tools=tools, temperature=temperature)
 
-    async def complete(self, messages: list[dict[str, Any]]) -> Reply:
+    async def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None,
+                       temperature: float | None = None) -> Reply:
         """One chat completion call: a Reply with text and usage, or with ``error`` set. Never raises."""
         key: str | None = None
         start: float | None = None
@@ -139,7 +144,7 @@ class LiteLLMModel:
             kwargs: dict[str, Any] = {
                 "model": self.route,
                 "messages": messages,
-                "temperature": self.temperature,
+                "temperature": self.temperature if temperature is None else temperature,
                 "max_tokens": self.max_tokens,
                 "timeout": self.timeout_s,
                 **self.extra,
@@ -148,6 +153,8 @@ class LiteLLMModel:
                 "max_retries": 0,
             }
             kwargs.pop("fallbacks", None)
+            if tools:
+                kwargs["tools"] = tools
             if self.api_base:
                 kwargs["api_base"] = self.api_base
             if key:
@@ -159,6 +166,8 @@ class LiteLLMModel:
             latency = time.perf_counter() - start
             reply = _to_reply(litellm, response, latency, self._prices())
             reply.text = scrub(reply.text, key)  # a provider echoing credentials must not get them stored
+            for call in reply.tool_calls:
+                call["arguments"] = scrub(call["arguments"], key)
             return reply
         except Exception as exc:  # every failure becomes a recorded Reply, never an exception
             latency = time.perf_counter() - start if start is not None else 0.0
@@ -253,7 +262,9 @@ def _to_reply(litellm: Any, response: Any, latency: float, prices: tuple[float, 
     raw: dict[str, Any] = {"model": getattr(response, "model", None)}
     if choice is not None and getattr(choice, "finish_reason", None):
         raw["finish_reason"] = choice.finish_reason
+    calls = getattr(choice.message, "tool_calls", None) if choice is not None else None
     return Reply(
+        tool_calls=parse_tool_calls(calls),
         text=text,
         usage=Usage(
             input_tokens=input_tokens,
@@ -263,3 +274,22 @@ def _to_reply(litellm: Any, response: Any, latency: float, prices: tuple[float, 
         ),
         raw=raw,
     )
+
+
+def parse_tool_calls(calls: Any) -> list[dict[str, Any]]:
+    """``[{"id", "name", "arguments"}]`` from a response's ``message.tool_calls`` (objects or dicts); [] if none.
+
+    ``arguments`` stays the text the model sent (it may not be valid JSON: the solver judges that).
+    """
+    out: list[dict[str, Any]] = []
+    for i, call in enumerate(calls or []):
+        get = call.get if isinstance(call, dict) else (lambda k, c=call: getattr(c, k, None))
+        fn = get("function") or {}
+        fget = fn.get if isinstance(fn, dict) else (lambda k, f=fn: getattr(f, k, None))
+        args = fget("arguments")
+        if args is not None and not isinstance(args, str):
+            import json
+
+            args = json.dumps(args)
+        out.append({"id": str(get("id") or f"call_{i}"), "name": str(fget("name") or ""), "arguments": args or ""})
+    return out

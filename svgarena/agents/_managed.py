@@ -38,6 +38,8 @@ class ManagedModel:
         self.inner = inner
         self.name = inner.name
         self.video_format = inner.video_format
+        self.tools = bool(getattr(inner, "tools", False))
+        self.images = bool(getattr(inner, "images", True))
         self.concurrency = concurrency
         self.policy = policy or RetryPolicy()
         self.cache = cache
@@ -70,13 +72,23 @@ class ManagedModel:
         """The model as one trajectory sees it: its calls carry the epoch and their index in the cache key."""
         return _Bound(self, trajectory, epoch)
 
-    async def respond(self, sample: Sample, messages: list[dict[str, Any]]) -> Reply:
-        return await self.call(messages)
+    async def respond(self, sample: Sample, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None,
+                      temperature: float | None = None) -> Reply:
+        return await self.call(messages, tools=tools, temperature=temperature)
 
     async def call(self, messages: list[dict[str, Any]], *, epoch: int = 0, trajectory: str = "",
-                   call_index: int = 0) -> Reply:
-        """One logical request: from the cache, or through the retry layer. Raises only BudgetExceeded."""
-        key = cache_key(self.name, self.inner.settings(), messages, epoch, call_index)
+                   call_index: int = 0, tools: list[dict[str, Any]] | None = None,
+                   temperature: float | None = None) -> Reply:
+        """One logical request: from the cache, or through the retry layer. Raises only BudgetExceeded.
+
+        ``tools`` and a per-call ``temperature`` are part of the cache key (absent ones leave it as before).
+        """
+        settings = self.inner.settings()
+        if tools:
+            settings = {**settings, "tools": tools}
+        if temperature is not None:
+            settings = {**settings, "temperature": temperature}
+        key = cache_key(self.name, settings, messages, epoch, call_index)
         base = CallRecord(model=self.name, status="", trajectory=trajectory, call_index=call_index, cache_key=key)
         if self.cache is not None:
             hit = self.cache.get(key)
@@ -104,7 +116,7 @@ class ManagedModel:
             generation = await self.limiter.acquire()
             sent = time.monotonic()
             try:
-                reply = await self._complete(messages)
+                reply = await self._complete(messages, tools, temperature)
             finally:
                 await self.limiter.release()
             kind = classify(reply)
@@ -165,11 +177,17 @@ class ManagedModel:
             self.cache.put(key, self.name, reply)
         return reply
 
-    async def _complete(self, messages: list[dict[str, Any]]) -> Reply:
+    async def _complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None,
+                        temperature: float | None = None) -> Reply:
         """The inner call with a hard deadline a little past its own timeout (a stuck transport cannot hang a run)."""
         import_litellm()  # the first import takes seconds: never inside a call's deadline
+        extra: dict[str, Any] = {}
+        if tools:
+            extra["tools"] = tools
+        if temperature is not None:
+            extra["temperature"] = temperature
         try:
-            return await asyncio.wait_for(self.inner.complete(messages), self.inner.timeout_s + 15.0)
+            return await asyncio.wait_for(self.inner.complete(messages, **extra), self.inner.timeout_s + 15.0)
         except asyncio.TimeoutError:
             return Reply(error=f"Timeout: no answer within {self.inner.timeout_s:g} s",
                          usage=Usage(latency_s=self.inner.timeout_s + 15.0), raw={"error_type": "Timeout"})
@@ -201,6 +219,8 @@ class _Bound:
         self.managed = managed
         self.name = managed.name
         self.video_format = managed.video_format
+        self.tools = managed.tools
+        self.images = managed.images
         self.trajectory = trajectory
         self.epoch = epoch
         self.calls = 0
@@ -213,7 +233,9 @@ class _Bound:
         if self.managed.budget is not None:
             self.managed.budget.check()
 
-    async def respond(self, sample: Sample, messages: list[dict[str, Any]]) -> Reply:
+    async def respond(self, sample: Sample, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None,
+                      temperature: float | None = None) -> Reply:
         index = self.calls
         self.calls += 1
-        return await self.managed.call(messages, epoch=self.epoch, trajectory=self.trajectory, call_index=index)
+        return await self.managed.call(messages, epoch=self.epoch, trajectory=self.trajectory, call_index=index,
+                                       tools=tools, temperature=temperature)

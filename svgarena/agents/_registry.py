@@ -71,6 +71,9 @@ class ModelSpec:
 # The paper's models with public APIs, and the local servers `svgarena serve` starts. Prices are
 # the providers' list prices in USD per million tokens (set explicitly: LiteLLM's bundled list
 # lags behind and prices some of these at zero); local servers cost nothing per token.
+# accepts.tools: native function calling (the tools solver's native path). The commercial APIs have
+# it; InternSVG-8B on LMDeploy and SmolLM2 on llama-cpp-python are served without a tool parser, and
+# a bare route has no entry to say so: all of those use the tools solver's text protocol.
 BUILTIN_MODELS: dict[str, dict[str, Any]] = {
     "gpt-4o": {"route": "openai/gpt-4o", "api_key_env": "OPENAI_API_KEY", "concurrency": 16,
                "price": {"input": 2.50, "output": 10.00}, "accepts": {"images": True, "tools": True}},
@@ -86,9 +89,9 @@ BUILTIN_MODELS: dict[str, dict[str, Any]] = {
                        "price": {"input": 1.25, "output": 10.00},
                        "accepts": {"images": True, "video": "file", "tools": True}},
     "internsvg-8b": {"route": "openai/internsvg-8b", "api_base": "http://127.0.0.1:23333/v1", "concurrency": 64,
-                     "price": {"input": 0.0, "output": 0.0}, "accepts": {"images": True}},
+                     "price": {"input": 0.0, "output": 0.0}, "accepts": {"images": True, "tools": False}},
     "smollm2": {"route": "openai/smollm2", "api_base": "http://127.0.0.1:8090/v1", "concurrency": 1,
-                "price": {"input": 0.0, "output": 0.0}, "accepts": {"images": False},
+                "price": {"input": 0.0, "output": 0.0}, "accepts": {"images": False, "tools": False},
                 "generation": {"temperature": 0.0, "max_tokens": 512}, "timeout_s": 300},
 }
 

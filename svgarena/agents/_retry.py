@@ -71,7 +71,7 @@ def _says_bad_request(reply: Reply) -> bool:
 def classify(reply: Reply) -> ErrorClass:
     """Which kind of outcome one call had (see the module docstring)."""
     if reply.error is None:
-        return ErrorClass.OK if reply.text.strip() else ErrorClass.EMPTY
+        return ErrorClass.OK if reply.text.strip() or reply.tool_calls else ErrorClass.EMPTY
     status = reply.raw.get("status_code")
     kind = str(reply.raw.get("error_type", ""))
     if status == 429 or kind == "RateLimitError":

@@ -55,6 +55,8 @@ class SolverContext:
     sample_time_limit: float | None = None
     stop_on: str | None = None  # "oracle-threshold": stop once the oracle SSIM reaches oracle_threshold
     oracle_threshold: float = 0.99
+    max_tool_calls: int = 8  # tools: most tool calls per sample (malformed ones count)
+    tool_protocol: str = "auto"  # tools: auto (native where the registry says tools), native, or text
 
 
 SolverFn = Callable[[Sample, Task, Model, SolverContext], Awaitable[Trajectory]]

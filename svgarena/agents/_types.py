@@ -25,6 +25,8 @@ class Reply:
     error: str | None = None
     retries: int = 0
     raw: dict[str, Any] = field(default_factory=dict)
+    # native function calls the model made: [{"id", "name", "arguments"}] (arguments: the JSON text as sent)
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
 
 
 @runtime_checkable
@@ -37,4 +39,7 @@ class Model(Protocol):
         """None when the model can do the task, else one sentence saying why not."""
         ...
 
-    async def respond(self, sample: Sample, messages: list[dict[str, Any]]) -> Reply: ...
+    async def respond(self, sample: Sample, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None,
+                      temperature: float | None = None) -> Reply:
+        """``tools``: OpenAI-style tool definitions to offer; ``temperature``: this call's, else the model's."""
+        ...

@@ -30,6 +30,8 @@ class RunConfig:
     sample_time_limit: float | None = None  # seconds of wall-clock per trajectory
     stop_on: str | None = None  # "oracle-threshold": an oracle arm that stops once SSIM >= oracle_threshold
     oracle_threshold: float = 0.99
+    max_tool_calls: int = 8  # tools: most tool calls per sample (malformed ones count)
+    tool_protocol: str = "auto"  # tools: auto | native | text (auto: native where the registry says tools)
     limit: int | None = None  # samples per task
     epochs: int = 1
     concurrency: int | None = None  # calls in flight per model; None = the model registry's (8 for a bare route)

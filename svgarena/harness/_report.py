@@ -97,7 +97,7 @@ def collect(store: RunStore, bootstrap: int = 1000) -> dict[str, Any]:
     for row in store.attempts():
         g = group(row["task"], row["model"], row["solver"])
         u = g["usage"]
-        u["calls"] += 1
+        u["calls"] += _model_calls(row)
         for k in ("input_tokens", "output_tokens", "retries"):
             u[k] += row[k] or 0
         u["cost_usd"] += row["cost_usd"] or 0.0
@@ -310,3 +310,12 @@ def usage_table(results: dict[str, Any]) -> Any:
         table.caption = ("calls/retries/tokens/cost: the attempts kept; paid $: every call the run made, "
                          "resumes and retries included; cache hits cost nothing")
     return table
+
+
+def _model_calls(row: Any) -> int:
+    """Model calls behind one stored round: 1, or what the solver recorded (tools: a round can hold several turns)."""
+    try:
+        extra = json.loads(row["extra"]) if row["extra"] else {}
+        return int(extra.get("model_calls", 1)) if isinstance(extra, dict) else 1
+    except (ValueError, TypeError, IndexError, KeyError):
+        return 1

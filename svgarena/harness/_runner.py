@@ -210,6 +210,7 @@ def _check_arm(config: RunConfig) -> None:
         except TokenizerUnavailable as exc:
             raise ValueError(f"--tokenizer {config.tokenizer}: {exc}") from None
     _check_stops(config)
+    _check_tools_arm(config)
 
 
 def _check_stops(config: RunConfig) -> None:
@@ -229,6 +230,16 @@ def _check_stops(config: RunConfig) -> None:
     used = [flag for flag, value in caps.items() if value is not None] + (["--stop-on"] if config.stop_on else [])
     if used and not multi:
         raise ValueError(f"{', '.join(used)}: only for --solver refine or resample, not {config.solver}")
+
+
+def _check_tools_arm(config: RunConfig) -> None:
+    """Bad --max-tool-calls/--tool-protocol fail before anything runs."""
+    from svgarena.agents import TOOL_PROTOCOLS
+
+    if config.max_tool_calls < 1:
+        raise ValueError("--max-tool-calls must be at least 1")
+    if config.tool_protocol not in TOOL_PROTOCOLS:
+        raise ValueError(f"unknown --tool-protocol {config.tool_protocol!r}; use {', '.join(TOOL_PROTOCOLS)}")
 
 
 def _preflight_plan(config: RunConfig, plan: _Plan) -> dict[str, str]:
@@ -476,6 +487,7 @@ async def _run_one(task: Task, sample: Sample, epoch: int, model: Model, config:
         vision=bool(getattr(getattr(model, "inner", model), "images", True)), video_input=config.video_input,
         oracle=oracle, sample_max_tokens=config.sample_max_tokens, sample_max_cost=config.sample_max_cost,
         sample_time_limit=config.sample_time_limit, stop_on=config.stop_on, oracle_threshold=config.oracle_threshold,
+        max_tool_calls=config.max_tool_calls, tool_protocol=config.tool_protocol,
     )
     if judge is not None and task.answer is AnswerKind.CHOICE:
         judge_traj = "|".join((key.task, key.model, key.solver, key.sample_id, str(epoch), "choice-judge"))
