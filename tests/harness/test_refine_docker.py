@@ -19,9 +19,9 @@ from tests._scripted_server import ScriptedServer
 from tests.harness.test_refine_run import POOR, _first_image, _reference_by_image
 from tests.tasks._layout import make_layout
 
-# A render bomb: a path that takes cairosvg far longer than the run's render timeout to rasterise.
-HOSTILE = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 9 9"><path d="M0 0' + " L1 2 3 4" * 150_000
-           + '"/></svg>')
+# A nesting bomb: 1,000 nested groups, which the render worker inside the container refuses (the depth cap
+# is 128) with a typed render_error: deterministic, unlike a slow path whose time depends on the machine.
+HOSTILE = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 9 9">' + "<g>" * 1000 + "</g>" * 1000 + "</svg>")
 
 
 @pytest.fixture(autouse=True)
@@ -46,7 +46,7 @@ def test_refine_on_docker_renders_in_containers_and_a_hostile_round_is_feedback(
     suite = make_layout(tmp_path / "suite", n=1)
     refs = _reference_by_image(suite)
 
-    def reply(body: dict[str, Any]) -> str:  # round 0 poor, round 1 a render bomb, round 2 the reference
+    def reply(body: dict[str, Any]) -> str:  # round 0 poor, round 1 a nesting bomb, round 2 the reference
         return (POOR.format(n=0), HOSTILE, refs[_first_image(body)])[min((len(body["messages"]) - 1) // 2, 2)]
 
     rendered: list[str] = []
@@ -78,8 +78,8 @@ def test_refine_on_docker_renders_in_containers_and_a_hostile_round_is_feedback(
     rounds = db.execute("SELECT round, outcome, reason, feedback, media FROM attempts ORDER BY round").fetchall()
     (stop,) = db.execute("SELECT stop_reason FROM trajectories").fetchone()
     db.close()
-    assert [r[1] for r in rounds] == ["ok", "render_timeout", "ok"], rounds
+    assert [r[1] for r in rounds] == ["ok", "render_error", "ok"], rounds
     assert stop == "rounds exhausted"
-    assert "Your answer failed: render_timeout" in rounds[1][3]  # round 1's failure is the next round's feedback
-    assert "render_timeout" in json.dumps(requests[2]["messages"][-1]["content"])
+    assert "Your answer failed: render_error" in rounds[1][3] and "nesting" in rounds[1][3]  # round 1's failure is the next round's feedback
+    assert "render_error" in json.dumps(requests[2]["messages"][-1]["content"])
     assert "png" in json.loads(rounds[2][4])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -101,8 +102,11 @@ def test_ctrl_c_stops_watching_a_run_that_is_still_going(tmp_path: Path) -> None
     store = RunStore(path)
     store.init_run("going", {}, {})  # status 'running', and no writer will ever end it
     store.close()
+    # Ctrl-C as at a terminal: SIGINT at its default in the child, whatever an earlier test left in this process
+    # (a Python started with SIGINT ignored never raises KeyboardInterrupt).
     child = pexpect.spawn(CLI[0], [*CLI[1:], "watch", str(path.parent)], dimensions=(40, 160), timeout=60,
-                          encoding="utf-8", env=tty_env())
+                          encoding="utf-8", env=tty_env(),
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     child.expect("run going: running")
     child.sendintr()
     child.expect(pexpect.EOF)
