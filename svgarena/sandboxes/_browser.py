@@ -42,7 +42,7 @@ import os
 import shutil
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -187,6 +187,21 @@ _SEEK_JS = """([t, seekCss]) => {
 def sarena_times(n_frames: int = SARENA_N_FRAMES, fps: int = SARENA_FPS) -> list[float]:
     """SArena's capture times: ``i / 30`` for ``i`` in ``0..149``."""
     return [i / fps for i in range(n_frames)]
+
+
+async def metric_frames(capture: Callable[..., Awaitable[RenderResult]], svg: str, n448: int, n128: int,
+                        timeout_s: float | None) -> RenderResult:
+    """``fast`` mode through any ``capture(svg, times, size, timeout_s=)``: ``n448`` frames at 448 in
+    ``meta["frames"]``, ``n128`` at 128 in ``meta["frames_128"]`` (the local and the Ray renderer share it)."""
+    res = await capture(svg, fast_times(n448), 448, timeout_s=timeout_s)
+    if not res.ok or n128 <= 0:
+        return res
+    res128 = await capture(svg, fast_times(n128), 128, timeout_s=timeout_s)
+    if not res128.ok:
+        return res128
+    res.meta["frames_128"] = res128.meta["frames"]
+    res.seconds += res128.seconds
+    return res
 
 
 def fast_times(n: int = 8, n_frames: int = SARENA_N_FRAMES, fps: int = SARENA_FPS) -> list[float]:
@@ -564,15 +579,7 @@ class BrowserAnimationRenderer:
         """``fast`` mode: only the frames SArena's metrics read, straight from the timeline:
         ``n448`` frames at 448 (frame metrics, ViCLIP) in ``meta["frames"]`` and ``n128`` at 128
         (FVD) in ``meta["frames_128"]``, at the times those frames have in a 150-frame video."""
-        res = await self.capture(svg, fast_times(n448), 448, timeout_s=timeout_s)
-        if not res.ok or n128 <= 0:
-            return res
-        res128 = await self.capture(svg, fast_times(n128), 128, timeout_s=timeout_s)
-        if not res128.ok:
-            return res128
-        res.meta["frames_128"] = res128.meta["frames"]
-        res.seconds += res128.seconds
-        return res
+        return await metric_frames(self.capture, svg, n448, n128, timeout_s)
 
     async def render_mp4(
         self,

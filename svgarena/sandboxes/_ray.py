@@ -489,17 +489,9 @@ class RayAnimation:
 
     async def capture_metric_frames(self, svg: str, n448: int = 8, n128: int = 16,
                                     timeout_s: float | None = None) -> RenderResult:
-        from svgarena.sandboxes._browser import fast_times
+        from svgarena.sandboxes._browser import metric_frames
 
-        res = await self.capture(svg, fast_times(n448), 448, timeout_s=timeout_s)
-        if not res.ok or n128 <= 0:
-            return res
-        res128 = await self.capture(svg, fast_times(n128), 128, timeout_s=timeout_s)
-        if not res128.ok:
-            return res128
-        res.meta["frames_128"] = res128.meta["frames"]
-        res.seconds += res128.seconds
-        return res
+        return await metric_frames(self.capture, svg, n448, n128, timeout_s)
 
     async def render_mp4(self, svg: str, out448: str | os.PathLike[str], out128: str | os.PathLike[str] | None = None,
                          times: Sequence[float] | None = None, fps: int = 30,
