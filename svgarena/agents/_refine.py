@@ -14,7 +14,7 @@ from typing import Any, TypedDict
 from svgarena.agents._budget import BudgetExceeded
 from svgarena.agents._feedback import (DONE_MARKER, FEEDBACK_MODES, TARGET_MODES, Target, check_feedback, feedback_turn,
                                        load_target)
-from svgarena.agents._solvers import SolverContext, attempt_once, solver
+from svgarena.agents._solvers import SolverContext, attempt_once, one_round, solver
 from svgarena.agents._stops import STOP_ON, SampleBudget, oracle_value, run_budget_reached, uses_oracle
 from svgarena.agents._trajectory import Attempt, Trajectory
 from svgarena.agents._types import Model
@@ -68,15 +68,6 @@ def _oracle_stop(attempt: Attempt, ctx: SolverContext) -> str:
     return "oracle threshold" if value is not None and value >= ctx.oracle_threshold else ""
 
 
-async def _direct_choice(sample: Sample, task: Task, model: Model, ctx: SolverContext, traj: Trajectory) -> Trajectory:
-    attempt = await attempt_once(sample, task, model, ctx, round_no=0)
-    traj.attempts.append(attempt)
-    if ctx.on_attempt:
-        ctx.on_attempt(attempt)
-    traj.stop_reason = "choice task: direct"
-    return traj
-
-
 @solver("refine")
 async def refine(sample: Sample, task: Task, model: Model, ctx: SolverContext) -> Trajectory:
     """Answer, see the render (or a plain review turn), answer again; up to ``ctx.rounds`` rounds."""
@@ -87,7 +78,7 @@ async def refine(sample: Sample, task: Task, model: Model, ctx: SolverContext) -
     traj = Trajectory(sample_id=sample.id, task=task.id, model=model.name, solver="refine",
                       arm=_arm(ctx, "refine", budget, rounds=ctx.rounds))
     if task.answer is AnswerKind.CHOICE:
-        return await _direct_choice(sample, task, model, ctx, traj)
+        return await one_round(sample, task, model, ctx, traj, "choice task: direct")
     convo: list[dict[str, Any]] = []  # the running chat, kept outside graph state
     pending: dict[str, Attempt] = {}
     targets: list[Target] = []  # the task's target image, loaded on first use
@@ -190,7 +181,7 @@ async def resample(sample: Sample, task: Task, model: Model, ctx: SolverContext)
     traj = Trajectory(sample_id=sample.id, task=task.id, model=model.name, solver="resample",
                       arm=_arm(ctx, "resample", budget, feedback="none", samples=ctx.samples))
     if task.answer is AnswerKind.CHOICE:
-        return await _direct_choice(sample, task, model, ctx, traj)
+        return await one_round(sample, task, model, ctx, traj, "choice task: direct")
     stop = "samples exhausted"
     for k in range(max(ctx.samples, 1)):
         if k > 0:

@@ -88,11 +88,17 @@ def solver_names() -> list[str]:
 async def direct(sample: Sample, task: Task, model: Model, ctx: SolverContext) -> Trajectory:
     """One call, one answer: SArena's published protocol."""
     traj = Trajectory(sample_id=sample.id, task=task.id, model=model.name, solver="direct")
+    return await one_round(sample, task, model, ctx, traj, "single call")
+
+
+async def one_round(sample: Sample, task: Task, model: Model, ctx: SolverContext, traj: Trajectory,
+                    stop_reason: str) -> Trajectory:
+    """A single round-0 answer into ``traj``: the direct solver, and the multi-round solvers on choice tasks."""
     attempt = await attempt_once(sample, task, model, ctx, round_no=0)
     traj.attempts.append(attempt)
     if ctx.on_attempt:
         ctx.on_attempt(attempt)
-    traj.stop_reason = "single call"
+    traj.stop_reason = stop_reason
     return traj
 
 

@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
-from svgarena.agents._solvers import SolverContext, _render_animation, attempt_once, solver
+from svgarena.agents._solvers import SolverContext, _render_animation, attempt_once, one_round, solver
 from svgarena.agents._trajectory import Attempt, Trajectory
 from svgarena.agents._types import Model, Usage
 from svgarena.outcome import Outcome
@@ -225,16 +225,13 @@ async def tools(sample: Sample, task: Task, model: Model, ctx: SolverContext) ->
 
     from svgarena.agents._messages import build_messages, bytes_data_url
 
-    limit = max(1, int(getattr(ctx, "max_tool_calls", 8)))
-    protocol = protocol_for(model, getattr(ctx, "tool_protocol", "auto"))
+    limit = max(1, ctx.max_tool_calls)
+    protocol = protocol_for(model, ctx.tool_protocol)
     traj = Trajectory(sample_id=sample.id, task=task.id, model=model.name, solver="tools",
                       arm={"solver": "tools", "feedback": "tool", "protocol": protocol, "max_tool_calls": limit,
                            "oracle": False})
     if task.answer is AnswerKind.CHOICE:  # nothing to render: one direct answer
-        attempt = await attempt_once(sample, task, model, ctx, round_no=0)
-        _emit(traj, ctx, attempt)
-        traj.stop_reason = "choice task: direct"
-        return traj
+        return await one_round(sample, task, model, ctx, traj, "choice task: direct")
     reason = model.supports(task)
     if reason:
         _emit(traj, ctx, Attempt(round=0, outcome=Outcome.MODEL_ERROR, reason=reason))
