@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -128,18 +128,12 @@ def run(
     try:
         scoring = ScoringOptions(device=device, batch_size=batch_size, half=half, weights_dir=weights_dir,
                                  enabled=not no_score)
-        summary = asyncio.run(execute(config, resume=resume is not None, progress=progress, scoring=scoring))
+        summary = asyncio.run(_exit_if_cluster_lost(
+            execute(config, resume=resume is not None, progress=progress, scoring=scoring), progress,
+            f"svgarena run --resume {config.run_id} --out {out} (with --ray-address, or --executor local)"))
     except (SuiteError, *_USER_ERRORS) as exc:
         progress.stop()
         _fail(exc)
-    except RuntimeError as exc:
-        if type(exc).__name__ != "ClusterLost":  # svgarena.sandboxes._ray, not imported unless used
-            raise
-        progress.stop()
-        typer.secho(f"error: {exc}; the run is saved, finish it with: svgarena run --resume {config.run_id} "
-                    f"--out {out} (with --ray-address, or --executor local)", fg=typer.colors.RED, err=True)
-        sys.stderr.flush()
-        os._exit(2)  # the store is closed; Ray's exit hooks would wait on the lost cluster
     except KeyboardInterrupt:
         progress.stop()
         console.print(f"interrupted; finish it later with: svgarena run --resume {config.run_id} --out {out}")
@@ -154,6 +148,25 @@ def run(
         console.print(f"stopped: {summary.stopped}. Resume with a higher cap: "
                       f"svgarena run --resume {summary.run_id} --out {out} {flag} <higher>", soft_wrap=True)
         raise typer.Exit(3)
+
+
+async def _exit_if_cluster_lost(job: Any, progress: Any, resume_hint: str) -> Any:
+    """Await ``job``; when it raises ``ClusterLost``, print one line and end the process with exit 2.
+
+    The exit happens inside the event loop on purpose: the store is already closed by then, and
+    ``asyncio.run``'s clean-up would join executor threads still blocked in Ray calls to the lost
+    head, until Ray's own reconnect timeout kills the process with exit 1.
+    """
+    try:
+        return await job
+    except RuntimeError as exc:
+        if type(exc).__name__ != "ClusterLost":  # svgarena.sandboxes._ray, not imported unless used
+            raise
+        progress.stop()
+        typer.secho(f"error: {exc}; the run is saved, finish it with: {resume_hint}", fg=typer.colors.RED, err=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(2)
 
 
 @app.command()

@@ -40,7 +40,22 @@ class ScoringActor:
             from svgarena.scoring._torch import autocast
 
             autocast(self.ctx.device, True)
+        if self.ctx.device == "cpu" and settings.get("threads"):
+            self._cpu_threads(int(settings["threads"]))
         self.metrics: dict[str, Metric] = {}
+
+    @staticmethod
+    def _cpu_threads(wanted: int) -> None:
+        """Torch's intra-op threads: the driver's count, capped at this node's CPUs.
+
+        Ray starts actors with ``OMP_NUM_THREADS=1``; a CPU network then sums in another order
+        than the driver's local pass would, and scores differ in the last float bits. With the
+        driver's count (the scoring pass runs after the renders, so the node's CPUs are free)
+        a CPU actor on the same kind of machine gives the local pass's numbers exactly.
+        """
+        import torch
+
+        torch.set_num_threads(max(1, min(wanted, len(os.sched_getaffinity(0)))))
 
     def prepare(self, name: str) -> tuple | None:
         """None once ``name`` is ready; ``("missing", checkpoint, looked, metrics)`` for a missing checkpoint."""
@@ -118,6 +133,12 @@ class RemoteMetric(Metric):
             raise PassAborted(str(exc)) from None
 
 
+def _torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
 class RayScoring:
     """The scoring actors of one pass; ``build(name)`` gives the metric a pass should run."""
 
@@ -128,7 +149,7 @@ class RayScoring:
         gpus = int(ray.cluster_resources().get("GPU", 0))
         settings = {"device": device, "half": ctx.half, "batch_size": ctx.batch_size,
                     "weights_dir": str(ctx.weights_dir) if ctx.weights_dir else None,
-                    "image_size": ctx.image_size, "tokenizer": ctx.tokenizer}
+                    "image_size": ctx.image_size, "tokenizer": ctx.tokenizer, "threads": _torch_threads()}
         if gpus:
             self.pool = ActorPool(ray, ScoringActor, (settings,), kind="scoring", size=gpus,
                                   options={"num_gpus": 1}, pin=False)
