@@ -163,10 +163,15 @@ async def _exit_if_cluster_lost(job: Any, progress: Any, resume_hint: str) -> An
         if type(exc).__name__ != "ClusterLost":  # svgarena.sandboxes._ray, not imported unless used
             raise
         progress.stop()
-        typer.secho(f"error: {exc}; the run is saved, finish it with: {resume_hint}", fg=typer.colors.RED, err=True)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(2)
+        _cluster_lost_exit(exc, resume_hint)
+
+
+def _cluster_lost_exit(exc: BaseException, resume_hint: str) -> None:
+    """One line and exit 2, skipping Python's exit hooks (Ray's would wait on the lost head)."""
+    typer.secho(f"error: {exc}; the run is saved, finish it with: {resume_hint}", fg=typer.colors.RED, err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(2)
 
 
 @app.command()
@@ -547,14 +552,19 @@ def score(
     batch_size: Annotated[int, typer.Option(help="Images per batch.")] = 16,
     half: Annotated[bool, typer.Option("--half", help="fp16 autocast (CUDA only; fp32 is the parity default).")] = False,
     weights_dir: Annotated[Optional[str], typer.Option(help="Folder of metric checkpoints (or $SVGARENA_WEIGHTS).")] = None,
+    executor: Annotated[str, typer.Option(help="Where the per-sample neural metrics run: local, or ray (scoring actors, one per GPU of the cluster, else one per node; one batch in flight per actor).")] = "local",
+    ray_address: Annotated[Optional[str], typer.Option(help="--executor ray: the cluster, auto or ray://host:10001 (default: $RAY_ADDRESS, else auto).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
 ) -> None:
     """(Re)score a finished run from its store and artifacts; no model is called."""
     from svgarena.harness import ScoringOptions, load_results, rescore
     from svgarena.scoring import CheckpointMissing
 
+    if executor not in ("local", "ray"):
+        _fail(ValueError(f"--executor {executor!r} is not one of local, ray"))
     names = [m.strip() for item in (metrics or []) for m in item.split(",") if m.strip()] or None
-    options = ScoringOptions(metrics=names, device=device, batch_size=batch_size, half=half, weights_dir=weights_dir)
+    options = ScoringOptions(metrics=names, device=device, batch_size=batch_size, half=half, weights_dir=weights_dir,
+                             executor=executor, ray_address=ray_address)
     from svgarena.harness import StepProgress
 
     try:
@@ -562,6 +572,10 @@ def score(
             run_dir, report_ = rescore(run, out, options, progress=bar)
     except (CheckpointMissing, *_USER_ERRORS) as exc:
         _fail(exc)
+    except RuntimeError as exc:
+        if type(exc).__name__ != "ClusterLost":
+            raise
+        _cluster_lost_exit(exc, f"svgarena score {run} --out {out} (scores already written are kept)")
     _print_results(load_results(run_dir), as_json)
     done = ", ".join(f"{m} {n}" for m, n in sorted(report_.scored.items())) or "nothing"
     typer.echo(f"scored in {report_.seconds:.1f} s: {done}", err=True)

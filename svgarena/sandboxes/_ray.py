@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -240,6 +241,16 @@ class _Slot:
         self.handle = handle
 
 
+@dataclass
+class Pending:
+    """A call ``ActorPool.submit`` started: the actor, what it runs, and its Ray future."""
+
+    slot: _Slot
+    method: str
+    args: tuple
+    ref: Any
+
+
 class ActorPool:
     """Actors of one kind, one per CPU of each live node, each serving one call at a time.
 
@@ -360,15 +371,35 @@ class ActorPool:
 
     def call_blocking(self, method: str, *args: Any, timeout_s: float | None = None) -> Any:
         """``call`` for synchronous code (the scoring pass), round robin over the actors."""
+        return self.collect(self.submit(method, *args), timeout_s=timeout_s)
+
+    def submit(self, method: str, *args: Any) -> Pending:
+        """Start ``method`` on the next actor (round robin) and return at once; ``collect`` waits.
+
+        The scoring pass keeps one batch in flight per actor this way, so N actors (N GPUs)
+        work at once while the driver reads the next batches.
+        """
+        self._check()
         self._turn = getattr(self, "_turn", -1) + 1
         slot = self.slots[self._turn % len(self.slots)]
+        try:
+            ref = getattr(slot.handle, method).remote(*args)
+        except self._lost as exc:
+            raise ClusterLost(f"lost the Ray cluster during a {self.kind} call ({type(exc).__name__})") from None
+        return Pending(slot, method, args, ref)
+
+    def collect(self, pending: Pending, timeout_s: float | None = None) -> Any:
+        """The result of a ``submit``: an actor that died is replaced and the call retried once on it."""
         last: BaseException | None = None
-        for _ in range(2):
+        ref = pending.ref
+        for attempt in range(2):
             try:
-                return self._get_blocking(getattr(slot.handle, method).remote(*args), timeout_s)
+                if ref is None:
+                    ref = getattr(pending.slot.handle, pending.method).remote(*pending.args)
+                return self._get_blocking(ref, timeout_s)
             except self._died as exc:
-                last = exc
-                self._replace_blocking(slot)
+                last, ref = exc, None
+                self._replace_blocking(pending.slot)
             except self._lost as exc:
                 raise ClusterLost(f"lost the Ray cluster during a {self.kind} call ({type(exc).__name__})") from None
         reason = str(last).strip().splitlines()[0] if last is not None and str(last).strip() else "actor died"

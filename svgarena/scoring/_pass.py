@@ -17,9 +17,10 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from svgarena.scoring._batch import Batch, ScoringItem
 from svgarena.scoring._metrics import METRICS, Metric, ScoringContext, SetScore
@@ -75,10 +76,13 @@ def _batches(items: Iterable[ScoringItem], size: int) -> Iterator[list[ScoringIt
         yield chunk
 
 
-def _score_safely(metric: Metric, batch: Batch, ctx: ScoringContext) -> list[SampleScore]:
-    """The metric over the batch; if it raises, sample by sample so only the culprit loses its value."""
+def _score_safely(metric: Metric, batch: Batch, ctx: ScoringContext, pending: Any = None) -> list[SampleScore]:
+    """The metric over the batch; if it raises, sample by sample so only the culprit loses its value.
+
+    ``pending``: the batch was already submitted (``metric.submit``, a remote metric); collect it.
+    """
     try:
-        scores = metric.score(batch, ctx)
+        scores = metric.collect(pending) if pending is not None else metric.score(batch, ctx)
         if len(scores) != len(batch):
             raise RuntimeError(f"{metric.name} returned {len(scores)} scores for {len(batch)} samples")
         # NaN (or infinite) values are left out of the means, as SArena skips them, with the reason kept
@@ -157,20 +161,34 @@ def run_pass(groups: Iterable[Group], sink: Sink, ctx: ScoringContext, *, metric
         key = f"{group.task.id}:{_hash(group.sample_ids)}"
         for m in per_set:
             m.begin(key, ctx)
-        for chunk in _batches(group.items(), max(1, ctx.batch_size)):
-            batch = Batch(group.task, chunk, ctx.image_size)
+        # Remote metrics (scoring actors) take batches through submit/collect: up to one batch per
+        # actor is in flight while the driver reads the next; scores are written in batch order.
+        window = max([getattr(m, "window", 1) for m in per_sample if hasattr(m, "submit")] or [1])
+        in_flight: deque[tuple[list[ScoringItem], Batch, dict[str, Any]]] = deque()
+
+        def finish(chunk: list[ScoringItem], batch: Batch, submitted: dict[str, Any]) -> None:
+            nonlocal done
             rows: list[tuple[int, str, float | None, bool, str | None]] = []
             for m in per_sample:
-                for item, s in zip(chunk, _score_safely(m, batch, ctx)):
+                for item, s in zip(chunk, _score_safely(m, batch, ctx, submitted.get(m.name))):
                     rows.append((item.trajectory_id, m.name, s.value, s.ok, s.error))
                 report.scored[m.name] = report.scored.get(m.name, 0) + len(chunk)
-            for m in per_set:
-                m.add(batch, ctx)
             if rows:
                 sink.put_scores(rows)
             done += len(chunk)
             if progress is not None:
                 progress(min(done, base + len(group.sample_ids)), total, what)
+
+        for chunk in _batches(group.items(), max(1, ctx.batch_size)):
+            batch = Batch(group.task, chunk, ctx.image_size)
+            submitted = {m.name: m.submit(batch, ctx) for m in per_sample if hasattr(m, "submit")}
+            for m in per_set:
+                m.add(batch, ctx)
+            in_flight.append((chunk, batch, submitted))
+            while len(in_flight) > max(0, window - 1):
+                finish(*in_flight.popleft())
+        while in_flight:
+            finish(*in_flight.popleft())
         for m in per_set:
             try:
                 results = m.finish(ctx)

@@ -43,6 +43,7 @@ class ScoringActor:
         if self.ctx.device == "cpu" and settings.get("threads"):
             self._cpu_threads(int(settings["threads"]))
         self.metrics: dict[str, Metric] = {}
+        self.batches = 0  # batches scored (info(): the pass spreads them over the actors)
 
     @staticmethod
     def _cpu_threads(wanted: int) -> None:
@@ -75,13 +76,14 @@ class ScoringActor:
         missing = self.prepare(name)
         if missing is not None:
             raise RuntimeError(f"{name} cannot be loaded on this node (checkpoint {missing[1]} is missing)")
+        self.batches += 1
         return self.metrics[name].score(batch, self.ctx)
 
     def info(self) -> dict[str, Any]:
         import torch
 
         return {"pid": os.getpid(), "device": self.ctx.device, "cuda": torch.cuda.is_available(),
-                "gpus": os.environ.get("CUDA_VISIBLE_DEVICES", "")}
+                "gpus": os.environ.get("CUDA_VISIBLE_DEVICES", ""), "batches": self.batches}
 
     def close(self) -> None:
         self.metrics.clear()
@@ -122,13 +124,29 @@ class RemoteMetric(Metric):
             raise CheckpointMissing(CHECKPOINTS[checkpoint], looked, metrics)
 
     def score(self, batch: Batch, ctx: ScoringContext) -> list[SampleScore]:
-        return self._call("score", self.name, ship(batch))
+        return self.collect(self.submit(batch, ctx))
+
+    @property
+    def window(self) -> int:
+        """Batches the pass may keep in flight: one per scoring actor."""
+        return self.pool.size
+
+    def submit(self, batch: Batch, ctx: ScoringContext) -> Any:
+        """Ship ``batch`` to the next scoring actor and return at once (``collect`` gives the scores)."""
+        return self._guard(self.pool.submit, "score", self.name, ship(batch))
+
+    def collect(self, pending: Any) -> list[SampleScore]:
+        return self._guard(self.pool.collect, pending)
 
     def _call(self, method: str, *args: Any) -> Any:
+        return self._guard(self.pool.call_blocking, method, *args)
+
+    @staticmethod
+    def _guard(fn: Any, *args: Any) -> Any:
         from svgarena.sandboxes._ray import ClusterLost
 
         try:
-            return self.pool.call_blocking(method, *args)
+            return fn(*args)
         except ClusterLost as exc:
             raise PassAborted(str(exc)) from None
 

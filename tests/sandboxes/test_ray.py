@@ -242,6 +242,39 @@ def test_cpu_scoring_actors_one_per_node_without_gpus(cluster) -> None:
     assert scoring.gpus == 0 and [i["device"] for i in infos] == ["cpu", "cpu"]
 
 
+@pytest.mark.timeout(600)
+def test_a_rescore_keeps_both_scoring_actors_busy_and_matches_the_local_scores(cluster, tmp_path: Path,
+                                                                               monkeypatch) -> None:
+    """One batch in flight per scoring actor (one per node here): both score, the numbers are the local ones."""
+    import shutil
+
+    from svgarena.harness import ScoringOptions, rescore
+    from svgarena.scoring._remote import RayScoring
+    from tests.scoring._random_weights import write_dino
+
+    wdir = tmp_path / "weights"
+    wdir.mkdir()
+    write_dino(wdir)
+    opts = dict(metrics=["dino"], weights_dir=str(wdir), batch_size=2, image_size=64)
+    out = tmp_path / "runs"
+    config = RunConfig(tasks=["icon/img2svg"], models=["baseline/oracle", "baseline/vtracer"], limit=4, out=str(out),
+                       run_id="local", executor="local")
+    asyncio.run(execute(config, scoring=ScoringOptions(**opts)))
+    shutil.copytree(out / "local", out / "ray")
+    seen: list[dict] = []
+    shutdown = RayScoring.shutdown
+
+    def spy(self: RayScoring) -> None:
+        seen.extend(self.info())
+        shutdown(self)
+
+    monkeypatch.setattr(RayScoring, "shutdown", spy)
+    rescore(out / "ray", out, ScoringOptions(**opts, executor="ray", ray_address=cluster.address))
+    dino = {name: [row for row in _rows(out / name / "run.sqlite")[1] if row[3] == "dino"] for name in ("local", "ray")}
+    assert len(dino["local"]) == 8 and dino["ray"] == dino["local"]
+    assert len(seen) == 2 and all(info["batches"] >= 1 for info in seen), seen  # 4 batches of 2 over 2 actors
+
+
 def test_renders_spread_over_both_nodes(cluster) -> None:
     renderer = RayRenderer("local")  # one actor per CPU of each node: two here
     try:
