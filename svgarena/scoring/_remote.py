@@ -4,8 +4,8 @@ Each per-sample neural metric (DINO, CLIP, LPIPS, ViCLIP, ...) becomes a ``Remot
 ``score`` loads the batch here (the driver reads the run's files: renders, frames, references)
 and ships it to a scoring actor as numpy arrays; the actor holds the networks, built once, on its
 own best device: one actor per GPU of the cluster (``num_gpus=1``), else one CPU actor per node.
-Set-level metrics (FID, FID-C, FVD) keep their feature accumulators in the driver's pass, as
-pixel metrics do. A missing checkpoint on the actors' nodes is skipped with the usual line.
+Set-level metrics (FID, FID-C, FVD) run their networks in the actors too, over shipped images
+or clips, and keep their feature statistics and the distance in the driver's pass. A missing checkpoint on the actors' nodes is skipped with the usual line.
 """
 
 from __future__ import annotations
@@ -79,6 +79,21 @@ class ScoringActor:
         self.batches += 1
         return self.metrics[name].score(batch, self.ctx)
 
+    def features(self, name: str, arrays: Any) -> Any:
+        """A set-level metric's network over shipped images (FID, FID-C) or clips (FVD): features only.
+
+        The driver keeps the feature statistics and computes the distance, so a set spread over
+        many batches (and actors) adds up exactly as it does in a local pass.
+        """
+        missing = self.prepare(name)
+        if missing is not None:
+            raise RuntimeError(f"{name} cannot be loaded on this node (checkpoint {missing[1]} is missing)")
+        self.batches += 1
+        metric = self.metrics[name]
+        if name == "fvd":
+            return metric.features(arrays)
+        return metric.features(self.ctx, arrays)
+
     def info(self) -> dict[str, Any]:
         import torch
 
@@ -151,6 +166,42 @@ class RemoteMetric(Metric):
             raise PassAborted(str(exc)) from None
 
 
+class _RemoteFeatures:
+    """Stands in for a set-level metric's network on the driver: each call runs in a scoring actor."""
+
+    def __init__(self, name: str, pool: Any, batch_size: int) -> None:
+        self.name, self.pool, self.batch_size = name, pool, batch_size
+
+    def __call__(self, *args: Any) -> Any:
+        import numpy as np
+
+        arrays = args[-1]  # (ctx, images) for FID/FID-C, (clips,) for FVD
+        if not isinstance(arrays, np.ndarray):
+            arrays = [np.asarray(a) for a in arrays]
+        return RemoteMetric._guard(self.pool.call_blocking, "features", self.name, arrays)
+
+
+def remote_set_metric(metric: Metric, pool: Any) -> Metric:
+    """``metric`` (FID, FID-C, FVD) with its network in the scoring actors and its statistics here.
+
+    Only the feature extraction moves: references, black substitutes, accumulation, caching of
+    reference statistics and the distance stay the local code, so the numbers are the local ones.
+    """
+    name = metric.name
+
+    def prepare(ctx: ScoringContext) -> None:
+        from svgarena.scoring._weights import CHECKPOINTS, CheckpointMissing
+
+        missing = RemoteMetric._guard(pool.call_blocking, "prepare", name)
+        if missing is not None:
+            _, checkpoint, looked, metrics = missing
+            raise CheckpointMissing(CHECKPOINTS[checkpoint], looked, metrics)
+        metric.features = _RemoteFeatures(name, pool, ctx.batch_size)
+
+    metric.prepare = prepare  # type: ignore[method-assign]
+    return metric
+
+
 def _torch_threads() -> int:
     import torch
 
@@ -179,6 +230,8 @@ class RayScoring:
         local = METRICS[name]()
         if local.neural and not local.set_level:
             return RemoteMetric(name, self.pool)
+        if local.neural and local.set_level:
+            return remote_set_metric(local, self.pool)
         return local
 
     def info(self) -> list[dict[str, Any]]:

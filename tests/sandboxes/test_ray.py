@@ -245,20 +245,22 @@ def test_cpu_scoring_actors_one_per_node_without_gpus(cluster) -> None:
 @pytest.mark.timeout(600)
 def test_a_rescore_keeps_both_scoring_actors_busy_and_matches_the_local_scores(cluster, tmp_path: Path,
                                                                                monkeypatch) -> None:
-    """One batch in flight per scoring actor (one per node here): both score, the numbers are the local ones."""
+    """One batch in flight per scoring actor (one per node here): both score, and the numbers (DINO per
+    sample, FID over the set with its Inception in the actors) are the local ones."""
     import shutil
 
     from svgarena.harness import ScoringOptions, rescore
     from svgarena.scoring._remote import RayScoring
-    from tests.scoring._random_weights import write_dino
+    from tests.scoring._random_weights import write_dino, write_inception
 
     wdir = tmp_path / "weights"
     wdir.mkdir()
     write_dino(wdir)
-    opts = dict(metrics=["dino"], weights_dir=str(wdir), batch_size=2, image_size=64)
+    write_inception(wdir)
+    opts = dict(metrics=["dino", "fid"], weights_dir=str(wdir), batch_size=2, image_size=64)
     out = tmp_path / "runs"
-    config = RunConfig(tasks=["icon/img2svg"], models=["baseline/oracle", "baseline/vtracer"], limit=4, out=str(out),
-                       run_id="local", executor="local")
+    config = RunConfig(tasks=["icon/img2svg", "icon/text2svg"], models=["baseline/oracle", "baseline/vtracer"], limit=4,
+                       out=str(out), run_id="local", executor="local")
     asyncio.run(execute(config, scoring=ScoringOptions(**opts)))
     shutil.copytree(out / "local", out / "ray")
     seen: list[dict] = []
@@ -272,7 +274,42 @@ def test_a_rescore_keeps_both_scoring_actors_busy_and_matches_the_local_scores(c
     rescore(out / "ray", out, ScoringOptions(**opts, executor="ray", ray_address=cluster.address))
     dino = {name: [row for row in _rows(out / name / "run.sqlite")[1] if row[3] == "dino"] for name in ("local", "ray")}
     assert len(dino["local"]) == 8 and dino["ray"] == dino["local"]
-    assert len(seen) == 2 and all(info["batches"] >= 1 for info in seen), seen  # 4 batches of 2 over 2 actors
+    assert len(seen) == 2 and all(info["batches"] >= 1 for info in seen), seen  # batches of 2 over 2 actors
+    fid = {}
+    for name in ("local", "ray"):
+        con = sqlite3.connect(out / name / "run.sqlite")
+        fid[name] = con.execute("SELECT model, view, value, n_ref, n_pred FROM set_scores WHERE metric = 'fid' "
+                                "ORDER BY 1, 2").fetchall()
+        con.close()
+    oracle = [row for row in fid["local"] if row[0] == "baseline/oracle"]  # icon/text2svg: FID over the set
+    assert len(oracle) == 2 and all(row[2] is not None for row in oracle) and fid["ray"] == fid["local"]
+
+
+def test_fvd_features_come_from_a_scoring_actor_and_equal_the_local_network(cluster, tmp_path: Path) -> None:
+    import numpy as np
+    import torch
+
+    from svgarena.scoring import ScoringContext
+    from svgarena.scoring._fvd import FVD, I3D_FILE, I3DFeatures, build_i3d
+    from svgarena.scoring._remote import RayScoring
+
+    torch.manual_seed(0)
+    net = build_i3d()
+    torch.save({k: v for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")},
+               tmp_path / I3D_FILE)
+    clips = np.random.default_rng(0).integers(0, 256, (2, 16, 128, 128, 3), dtype=np.uint8)
+    ctx = ScoringContext(image_size=64, weights_dir=tmp_path, batch_size=2)
+    scoring = RayScoring(ctx)
+    try:
+        metric = scoring.build("fvd")
+        metric.prepare(ctx)
+        remote = metric.features(list(clips))
+        infos = scoring.info()
+    finally:
+        scoring.shutdown()
+    local = I3DFeatures(build_i3d(torch.load(tmp_path / I3D_FILE)), "cpu", batch_size=2)(list(clips))
+    assert isinstance(metric, FVD) and remote.shape == local.shape and len(local) == 2
+    assert np.array_equal(remote, local) and sum(i["batches"] for i in infos) == 1
 
 
 def test_renders_spread_over_both_nodes(cluster) -> None:
