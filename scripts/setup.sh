@@ -29,8 +29,9 @@ for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 apt_pid=""
-APT_LOG=$(mktemp -t svgarena-apt.XXXXXX)
+APT_LOG=""
 if [ ${#missing[@]} -gt 0 ]; then
+  APT_LOG=$(mktemp -t svgarena-apt.XXXXXX)
   echo "setup: installing system packages in the background: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   ( $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
@@ -45,8 +46,8 @@ PYTHON=${PYTHON:-python3}
 PIP=(.venv/bin/python -m pip -q --disable-pip-version-check)
 
 # Python packages go in with uv where it installs (pinned; about 10 s for the whole set here, where pip's
-# resolver alone takes about 50 s), reading pip's own configuration (indexes, find-links, constraints,
-# certificate) and choosing versions as pip does (unsafe-best-match: the newest across all indexes).
+# resolver alone takes about 50 s), reading pip's own configuration (indexes, find-links, constraints;
+# scripts/pip_config_for_uv.py) and choosing versions as pip does (unsafe-best-match: the newest across all indexes).
 # Anything uv cannot do falls back to pip, so the result is the same either way.
 UV_VERSION=0.13.9
 UV_ARGS=()
@@ -90,5 +91,5 @@ if [ -n "$apt_pid" ]; then
   fi
 fi
 trap - EXIT
-rm -f "$APT_LOG"
+[ -z "$APT_LOG" ] || rm -f "$APT_LOG"
 echo "setup: ready (.venv)"

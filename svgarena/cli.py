@@ -552,7 +552,7 @@ def score(
     batch_size: Annotated[int, typer.Option(help="Images per batch.")] = 16,
     half: Annotated[bool, typer.Option("--half", help="fp16 autocast (CUDA only; fp32 is the parity default).")] = False,
     weights_dir: Annotated[Optional[str], typer.Option(help="Folder of metric checkpoints (or $SVGARENA_WEIGHTS).")] = None,
-    executor: Annotated[str, typer.Option(help="Where the per-sample neural metrics run: local, or ray (scoring actors, one per GPU of the cluster, else one per node; one batch in flight per actor).")] = "local",
+    executor: Annotated[str, typer.Option(help="Where the neural metrics' networks run: local, or ray (scoring actors, one per GPU of the cluster, else one per node; one batch in flight per actor).")] = "local",
     ray_address: Annotated[Optional[str], typer.Option(help="--executor ray: the cluster, auto or ray://host:10001 (default: $RAY_ADDRESS, else auto).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print results as JSON.")] = False,
 ) -> None:
@@ -560,8 +560,10 @@ def score(
     from svgarena.harness import ScoringOptions, load_results, rescore
     from svgarena.scoring import CheckpointMissing
 
-    if executor not in ("local", "ray"):
-        _fail(ValueError(f"--executor {executor!r} is not one of local, ray"))
+    from svgarena.sandboxes import EXECUTORS
+
+    if executor not in EXECUTORS:
+        _fail(ValueError(f"--executor {executor!r} is not one of {', '.join(EXECUTORS)}"))
     names = [m.strip() for item in (metrics or []) for m in item.split(",") if m.strip()] or None
     options = ScoringOptions(metrics=names, device=device, batch_size=batch_size, half=half, weights_dir=weights_dir,
                              executor=executor, ray_address=ray_address)

@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
-from svgarena.agents._solvers import SolverContext, _render_animation, attempt_once, one_round, solver
+from svgarena.agents._solvers import SolverContext, _render_animation, one_round, solver
 from svgarena.agents._trajectory import Attempt, Trajectory
 from svgarena.agents._types import Model, Usage
 from svgarena.outcome import Outcome

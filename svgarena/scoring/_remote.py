@@ -5,7 +5,8 @@ Each per-sample neural metric (DINO, CLIP, LPIPS, ViCLIP, ...) becomes a ``Remot
 and ships it to a scoring actor as numpy arrays; the actor holds the networks, built once, on its
 own best device: one actor per GPU of the cluster (``num_gpus=1``), else one CPU actor per node.
 Set-level metrics (FID, FID-C, FVD) run their networks in the actors too, over shipped images
-or clips, and keep their feature statistics and the distance in the driver's pass. A missing checkpoint on the actors' nodes is skipped with the usual line.
+or clips, and keep their feature statistics and the distance in the driver's pass. A missing
+checkpoint on the actors' nodes is skipped with the usual line.
 """
 
 from __future__ import annotations
@@ -72,12 +73,16 @@ class ScoringActor:
         self.metrics[name] = metric
         return None
 
-    def score(self, name: str, batch: Batch) -> list[SampleScore]:
+    def _ready(self, name: str) -> Metric:
+        """``name`` prepared on this actor, counting the batch it is about to take."""
         missing = self.prepare(name)
         if missing is not None:
             raise RuntimeError(f"{name} cannot be loaded on this node (checkpoint {missing[1]} is missing)")
         self.batches += 1
-        return self.metrics[name].score(batch, self.ctx)
+        return self.metrics[name]
+
+    def score(self, name: str, batch: Batch) -> list[SampleScore]:
+        return self._ready(name).score(batch, self.ctx)
 
     def features(self, name: str, arrays: Any) -> Any:
         """A set-level metric's network over shipped images (FID, FID-C) or clips (FVD): features only.
@@ -85,12 +90,8 @@ class ScoringActor:
         The driver keeps the feature statistics and computes the distance, so a set spread over
         many batches (and actors) adds up exactly as it does in a local pass.
         """
-        missing = self.prepare(name)
-        if missing is not None:
-            raise RuntimeError(f"{name} cannot be loaded on this node (checkpoint {missing[1]} is missing)")
-        self.batches += 1
-        metric = self.metrics[name]
-        if name == "fvd":
+        metric = self._ready(name)
+        if name == "fvd":  # its ``features`` is the I3D network itself; FID's and FID-C's take the context
             return metric.features(arrays)
         return metric.features(self.ctx, arrays)
 
@@ -131,12 +132,7 @@ class RemoteMetric(Metric):
         self.pool = pool
 
     def prepare(self, ctx: ScoringContext) -> None:
-        from svgarena.scoring._weights import CHECKPOINTS, CheckpointMissing
-
-        missing = self._call("prepare", self.name)
-        if missing is not None:
-            _, checkpoint, looked, metrics = missing
-            raise CheckpointMissing(CHECKPOINTS[checkpoint], looked, metrics)
+        _prepare_on_actors(self.pool, self.name)
 
     def score(self, batch: Batch, ctx: ScoringContext) -> list[SampleScore]:
         return self.collect(self.submit(batch, ctx))
@@ -148,22 +144,30 @@ class RemoteMetric(Metric):
 
     def submit(self, batch: Batch, ctx: ScoringContext) -> Any:
         """Ship ``batch`` to the next scoring actor and return at once (``collect`` gives the scores)."""
-        return self._guard(self.pool.submit, "score", self.name, ship(batch))
+        return _on_actors(self.pool.submit, "score", self.name, ship(batch))
 
     def collect(self, pending: Any) -> list[SampleScore]:
-        return self._guard(self.pool.collect, pending)
+        return _on_actors(self.pool.collect, pending)
 
-    def _call(self, method: str, *args: Any) -> Any:
-        return self._guard(self.pool.call_blocking, method, *args)
 
-    @staticmethod
-    def _guard(fn: Any, *args: Any) -> Any:
-        from svgarena.sandboxes._ray import ClusterLost
+def _on_actors(fn: Any, *args: Any) -> Any:
+    """``fn(*args)`` on the actor pool; a lost cluster aborts the whole pass."""
+    from svgarena.sandboxes._ray import ClusterLost
 
-        try:
-            return fn(*args)
-        except ClusterLost as exc:
-            raise PassAborted(str(exc)) from None
+    try:
+        return fn(*args)
+    except ClusterLost as exc:
+        raise PassAborted(str(exc)) from None
+
+
+def _prepare_on_actors(pool: Any, name: str) -> None:
+    """Load ``name``'s network in the actors; a checkpoint missing there is the usual ``CheckpointMissing``."""
+    from svgarena.scoring._weights import CHECKPOINTS, CheckpointMissing
+
+    missing = _on_actors(pool.call_blocking, "prepare", name)
+    if missing is not None:
+        _, checkpoint, looked, metrics = missing
+        raise CheckpointMissing(CHECKPOINTS[checkpoint], looked, metrics)
 
 
 class _RemoteFeatures:
@@ -178,7 +182,7 @@ class _RemoteFeatures:
         arrays = args[-1]  # (ctx, images) for FID/FID-C, (clips,) for FVD
         if not isinstance(arrays, np.ndarray):
             arrays = [np.asarray(a) for a in arrays]
-        return RemoteMetric._guard(self.pool.call_blocking, "features", self.name, arrays)
+        return _on_actors(self.pool.call_blocking, "features", self.name, arrays)
 
 
 def remote_set_metric(metric: Metric, pool: Any) -> Metric:
@@ -190,12 +194,7 @@ def remote_set_metric(metric: Metric, pool: Any) -> Metric:
     name = metric.name
 
     def prepare(ctx: ScoringContext) -> None:
-        from svgarena.scoring._weights import CHECKPOINTS, CheckpointMissing
-
-        missing = RemoteMetric._guard(pool.call_blocking, "prepare", name)
-        if missing is not None:
-            _, checkpoint, looked, metrics = missing
-            raise CheckpointMissing(CHECKPOINTS[checkpoint], looked, metrics)
+        _prepare_on_actors(pool, name)
         metric.features = _RemoteFeatures(name, pool, ctx.batch_size)
 
     metric.prepare = prepare  # type: ignore[method-assign]

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests._scripted_server import ScriptedServer, first_text
+from tests._store import query as _q
 from tests.tasks._layout import make_layout
 
 # un_clean_result.py:17-22, restated here (not imported from svgarena)
@@ -23,14 +23,6 @@ OFFICIAL_PROMPT = (
 )
 ANSWER = "I think the answer is {letter}, because of the shape."
 JUDGE_HEAD = "You are a strict grading assistant."
-
-
-def _q(db: Path, sql: str) -> list[tuple]:
-    con = sqlite3.connect(db)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 @pytest.mark.timeout(120)

@@ -13,7 +13,6 @@ import asyncio
 import json
 import os
 import socket
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests._fault_server import FaultServer
+from tests._store import query as _rows
 from tests.tasks._layout import record
 
 pytestmark = pytest.mark.slow
@@ -61,14 +61,6 @@ def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
                          text=True, timeout=300)
     res.stderr = " ".join(res.stderr.split()) if res.returncode == 3 else res.stderr  # rich wraps long lines
     return res
-
-
-def _rows(db: Path, sql: str) -> list[tuple]:
-    con = sqlite3.connect(db)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def _everything_under(folder: Path) -> bytes:

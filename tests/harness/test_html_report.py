@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import importlib.util
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 import pytest
 
 from svgarena.sandboxes import chromium_path
+from tests._store import query as _q
 
 pytestmark = pytest.mark.skipif(
     chromium_path() is None or importlib.util.find_spec("playwright") is None,
@@ -76,14 +76,6 @@ def visible(page: Any) -> list[dict[str, str]]:
     return page.evaluate("Array.from(document.querySelectorAll('.card:not(.hidden)')).map(c => ({"
                          "task: c.dataset.task, model: c.dataset.model, outcome: c.dataset.outcome, "
                          "ssim: c.dataset.mSsim}))")
-
-
-def _q(db: Path, sql: str) -> list[tuple]:
-    con = sqlite3.connect(db)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests._scripted_server import ScriptedServer
+from tests._store import require_docker
 from tests.harness.test_refine_run import POOR, _first_image, _reference_by_image
 from tests.tasks._layout import make_layout
 
@@ -26,13 +26,7 @@ HOSTILE = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 9 9">' + "<g>" 
 
 @pytest.fixture(autouse=True)
 def _engine():
-    from svgarena.sandboxes import docker_problem
-
-    problem = docker_problem()
-    if problem:
-        if os.environ.get("SVGARENA_REQUIRE_DOCKER") == "1":
-            pytest.fail(f"a Docker engine was started for these tests but the backend cannot run: {problem}")
-        pytest.skip(f"docker backend not available: {problem}")
+    require_docker()
 
 
 @pytest.mark.timeout(300)

@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests._scripted_server import ScriptedServer, images_in
+from tests._store import query as _q
 from tests.tasks._layout import make_layout
 
 POOR = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 128 128"><!-- {n} --><rect width="9" height="9"/></svg>'
@@ -44,25 +44,19 @@ def _model(refs: dict[str, str], done: bool = False, vary: bool = False):
     return reply
 
 
-def _run(tmp_path: Path, reply, run_id: str, **arm: Any) -> tuple[Path, ScriptedServer]:
+def _run(tmp_path: Path, reply, run_id: str, entry: str = "", **arm: Any) -> tuple[Path, ScriptedServer]:
+    """One icon/img2svg run of two samples against a scripted server; ``entry`` adds registry fields."""
     from svgarena.harness import RunConfig, execute
 
     suite = make_layout(tmp_path / "suite", n=2)
     with ScriptedServer(reply(_reference_by_image(suite))) as srv:
         models = tmp_path / "models.yaml"
-        models.write_text(f'models:\n  scripted: {{route: openai/scripted, api_base: "{srv.api_base}", concurrency: 2}}\n')
+        models.write_text(f'models:\n  scripted: {{route: openai/scripted, api_base: "{srv.api_base}", '
+                          f'concurrency: 2{entry}}}\n')
         config = RunConfig(suite=str(suite), tasks=["icon/img2svg"], models=["scripted"], models_file=str(models),
                            out=str(tmp_path / "runs"), run_id=run_id, workers=1, **arm)
         asyncio.run(execute(config))
     return tmp_path / "runs" / run_id / "run.sqlite", srv
-
-
-def _q(db: Path, sql: str) -> list[tuple]:
-    con = sqlite3.connect(db)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def _ssim_by_round(db: Path) -> dict[tuple[str, int], float]:

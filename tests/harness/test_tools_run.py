@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 
 from tests._scripted_server import ScriptedServer, images_in, tool_call
+from tests._store import query as _q
 from tests.harness.test_refine_run import POOR, _reference_by_image, _ssim_by_round
+from tests.harness.test_refine_run import _run as _refine_run
 from tests.tasks._layout import make_layout
 
 BAD = POOR.format(n=0)
@@ -35,25 +37,7 @@ def _use_bomb(levels: int = 12, fan: int = 8) -> str:
 
 def _run(tmp_path: Path, make_reply, run_id: str, accepts: str = "", client: str = "litellm",
          **arm: Any) -> tuple[Path, ScriptedServer]:
-    from svgarena.harness import RunConfig, execute
-
-    suite = make_layout(tmp_path / "suite", n=2)
-    with ScriptedServer(make_reply(_reference_by_image(suite))) as srv:
-        models = tmp_path / "models.yaml"
-        models.write_text(f'models:\n  scripted: {{route: openai/scripted, api_base: "{srv.api_base}", '
-                          f'concurrency: 2, client: {client}{accepts}}}\n')
-        config = RunConfig(suite=str(suite), tasks=["icon/img2svg"], models=["scripted"], models_file=str(models),
-                           out=str(tmp_path / "runs"), run_id=run_id, workers=1, solver="tools", **arm)
-        asyncio.run(execute(config))
-    return tmp_path / "runs" / run_id / "run.sqlite", srv
-
-
-def _q(db: Path, sql: str) -> list[tuple]:
-    con = sqlite3.connect(db)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
+    return _refine_run(tmp_path, make_reply, run_id, entry=f", client: {client}{accepts}", solver="tools", **arm)
 
 
 def _native(refs: dict[str, str]):

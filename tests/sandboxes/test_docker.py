@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from svgarena.outcome import Outcome
-from svgarena.sandboxes import LocalRenderer, RenderSpec, SandboxLimits, docker_problem
+from svgarena.sandboxes import LocalRenderer, RenderSpec, SandboxLimits
+from tests._store import require_docker
 
 ICON = (
     '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 128 128">'
@@ -28,11 +29,7 @@ ICON = (
 
 @pytest.fixture(scope="module", autouse=True)
 def _engine():
-    problem = docker_problem()
-    if problem:
-        if os.environ.get("SVGARENA_REQUIRE_DOCKER") == "1":
-            pytest.fail(f"a Docker engine was started for these tests but the backend cannot run: {problem}")
-        pytest.skip(f"docker backend not available: {problem}")
+    require_docker()
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,13 @@ import numpy as np
 import pytest
 
 from svgarena.outcome import Outcome
-from svgarena.sandboxes import LocalRenderer, RenderSpec, chromium_path, isolation_problem
+from svgarena.sandboxes import (
+    LocalRenderer,
+    RenderSpec,
+    chromium_path,
+    isolation_problem,
+)
+from tests._store import require_docker
 
 from ._hostile import CASES, Canary, Listener
 
@@ -72,13 +78,7 @@ TARGETS = ["local-bwrap-cairosvg", "local-bwrap-resvg", "local-unshare-cairosvg"
 
 
 def _docker_skip() -> None:
-    from svgarena.sandboxes import docker_problem
-
-    problem = docker_problem()
-    if problem:
-        if os.environ.get("SVGARENA_REQUIRE_DOCKER") == "1":
-            pytest.fail(f"a Docker engine was started for these tests but the backend cannot run: {problem}")
-        pytest.skip(f"docker backend not available: {problem}")
+    require_docker()
 
 
 @pytest.fixture(scope="module", params=TARGETS)
