@@ -124,6 +124,7 @@ def run(
         stop_on=stop_on, oracle_threshold=oracle_threshold,
         max_tool_calls=max_tool_calls, tool_protocol=tool_protocol,
     )
+    _supervise_ray_run(config, resume, executor)
     progress = _run_dashboard(console, config.run_dir, no_live)
     try:
         scoring = ScoringOptions(device=device, batch_size=batch_size, half=half, weights_dir=weights_dir,
@@ -148,6 +149,57 @@ def run(
         console.print(f"stopped: {summary.stopped}. Resume with a higher cap: "
                       f"svgarena run --resume {summary.run_id} --out {out} {flag} <higher>", soft_wrap=True)
         raise typer.Exit(3)
+
+
+def _supervise_ray_run(config: Any, resume: Optional[str], executor: Optional[str]) -> None:
+    """On a Ray cluster, run the driver as a supervised child and end with its status (``harness/_supervise.py``).
+
+    Not in the child itself, and not where stdout/stderr are no real files (an in-process test runner).
+    """
+    from svgarena.harness import stored_executor, supervise, supervising
+
+    if not supervising():
+        return
+    uses_ray = config.executor == "ray" or (resume is not None and executor is None
+                                           and stored_executor(config.run_dir) == "ray")
+    if not uses_ray:
+        return
+    try:
+        sys.stdout.fileno(), sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    argv = _command_line(typer.get_current_context())
+    if resume is None and "--run-id" not in argv:  # the child must write the run folder named here
+        argv += ["--run-id", config.run_id]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    end = supervise(argv, config.run_dir, f"svgarena run --resume {config.run_id} --out {config.out} "
+                                          "(with --ray-address, or --executor local)")
+    if end.message:
+        typer.secho(end.message, fg=typer.colors.RED, err=True)
+    raise typer.Exit(end.returncode)
+
+
+def _command_line(ctx: Any) -> list[str]:
+    """The command and the options given on the command line, rebuilt from a Click context (Typer's own Click)."""
+    args = [ctx.info_name]
+    for param in ctx.command.params:
+        source = ctx.get_parameter_source(param.name)
+        if source is None or source.name != "COMMANDLINE":
+            continue
+        value = ctx.params[param.name]
+        values = list(value) if param.multiple or param.nargs != 1 else [value]
+        if param.param_type_name != "option":
+            args.extend(str(v) for v in values)
+        elif param.is_flag:
+            if value:
+                args.append(param.opts[0])
+            elif param.secondary_opts:
+                args.append(param.secondary_opts[0])
+        else:
+            for v in values:
+                args.extend([param.opts[0], str(v)])
+    return args
 
 
 async def _exit_if_cluster_lost(job: Any, progress: Any, resume_hint: str) -> Any:

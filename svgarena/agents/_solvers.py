@@ -42,7 +42,9 @@ class SolverContext:
     # video (the published protocol); fast: only the metric frames, captured from the timeline.
     animation_mode: str = "sarena-exact"
     metric_frames: int = 8
-    on_attempt: Callable[[Attempt], None] | None = None  # the store writes each attempt as it happens
+    # the store writes each attempt as it happens; reporting a round again replaces its row (the tools solver
+    # charges calls made after its last render to that round)
+    on_attempt: Callable[[Attempt], None] | None = None
     rounds: int = 3  # refine: most rounds per sample
     feedback: str = "render"  # refine: render | render+target | oracle | none
     samples: int = 1  # resample: independent answers per sample

@@ -22,6 +22,7 @@ The answer is the submitted SVG, else the last rendered one; ``stop_reason`` say
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass, field
@@ -250,20 +251,16 @@ async def tools(sample: Sample, task: Task, model: Model, ctx: SolverContext) ->
     offered = TOOLS if protocol == "native" else None
     reminder = _REMINDER_NATIVE if protocol == "native" else _REMINDER_TEXT
     pending = _Pending()
-    held: dict[str, Attempt] = {}  # the newest round, written once no later call can add to it
     rounds = [0]
     vision = ctx.vision
 
     def new_round(call: ToolCall, reply_text: str, messages: list[dict[str, Any]]) -> Attempt:
-        if "round" in held:
-            _emit(traj, ctx, held.pop("round"))
         attempt = Attempt(round=rounds[0], outcome=Outcome.OK, reply=reply_text, answer=call.svg,
                           rule=f"tool:{protocol}", messages=messages,
                           extra={"tool": call.name, "protocol": protocol, **({"call_id": call.id} if call.id else {})})
         rounds[0] += 1
         pending.calls += 1
         pending.fold_into(attempt)
-        held["round"] = attempt
         return attempt
 
     async def run_call(call: ToolCall, reply_text: str, messages: list[dict[str, Any]]) -> tuple[str, bytes | None, bool]:
@@ -278,11 +275,13 @@ async def tools(sample: Sample, task: Task, model: Model, ctx: SolverContext) ->
         await _render(call.svg, task, ctx, attempt)
         if call.name == SUBMIT_TOOL:
             attempt.model_chose = True
+            _emit(traj, ctx, attempt)  # each round goes to the store as soon as it is rendered
             return "submitted", None, True
         png = _shown_image(attempt) if vision and attempt.outcome is Outcome.OK else None
         text = _result_text(attempt, vision, png is not None)
         attempt.feedback, attempt.feedback_mode = text, "tool"
         attempt.feedback_images = [png] if png is not None else []
+        _emit(traj, ctx, attempt)
         return text, png, False
 
     async def call_model(state: _State) -> dict[str, Any]:
@@ -354,19 +353,23 @@ async def tools(sample: Sample, task: Task, model: Model, ctx: SolverContext) ->
     graph.add_conditional_edges("call", lambda s: END if s["stop"] else "call")
     final = await graph.compile().ainvoke({"calls": 0, "stop": ""}, config={"recursion_limit": 2 * limit + 8})
     stop = final["stop"]
-    last = held.pop("round", None)
     failed = stop.startswith("model error")
-    if last is None:  # nothing was rendered: one round records the calls, tokens and why
+    rendered = bool(traj.attempts)
+    if not rendered:  # nothing was rendered: one round records the calls, tokens and why
         last = Attempt(round=0, outcome=Outcome.MODEL_ERROR if failed else Outcome.NO_SVG, rule=f"tool:{protocol}",
                        reason=stop[len("model error: "):] if failed else
                        f"no SVG rendered or submitted in {pending.calls} tool call(s)", extra={"protocol": protocol})
-        rendered = False
-    else:
-        rendered = True
+        pending.fold_into(last)
+        _emit(traj, ctx, last)
+    elif failed or pending.turns or pending.calls:  # calls after the last render are charged to it: report it again
+        # a copy: the store may still be encoding the reported round in a thread
+        last = dataclasses.replace(traj.attempts[-1], extra=dict(traj.attempts[-1].extra))
+        traj.attempts[-1] = last
         if failed:
             last.extra["stopped_by"] = stop
-    pending.fold_into(last)
-    _emit(traj, ctx, last)
+        pending.fold_into(last)
+        if ctx.on_attempt:
+            ctx.on_attempt(last)
     if stop == "submitted":
         traj.stop_reason = "submitted"
     else:

@@ -21,11 +21,16 @@ from svgarena.harness._export import load_samples, write_csv
 from svgarena.harness._paper import paper_rows
 from svgarena.harness._rounds_tables import rounds_tables
 from svgarena.harness._steps import StepProgress
+from svgarena.harness._supervise import ChildEnd, stored_executor, supervise, supervising
 from svgarena.harness._store import STORE_VERSION, RunStore, StoreVersionError, TrajectoryKey
 from svgarena.harness._watch import Snapshot, snapshot
 from svgarena.harness._watch import watch as watch_run
 
 __all__ = [
+    "ChildEnd",
+    "stored_executor",
+    "supervise",
+    "supervising",
     "ArtifactStore",
     "DEFAULT_EPSILON",
     "load_rounds",

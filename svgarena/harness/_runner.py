@@ -291,6 +291,10 @@ async def _execute(config: RunConfig, plan: _Plan, store: RunStore, progress: Pr
     solve = get_solver(config.solver)
     tokens = get_token_counter(config.tokenizer)
     store.update_meta(tokenizer=tokens.name)
+    if config.executor == "ray":  # where the head was: a supervising `svgarena run` probes it if the driver dies
+        from svgarena.sandboxes import connected_head
+
+        store.update_meta(ray_head=connected_head())
     if config.shard:  # which slice of the suite this run holds (`svgarena merge` checks it)
         from svgarena.harness._shard import parse_shard
 
@@ -456,8 +460,9 @@ async def _run_one(task: Task, sample: Sample, epoch: int, model: Model, config:
 
     round_media: dict[int, dict[str, str]] = {}
     writes: list[asyncio.Task] = []
+    reported: set[int] = set()
 
-    async def write(attempt: Attempt, before: asyncio.Task | None) -> None:
+    async def write(attempt: Attempt, before: asyncio.Task | None, again: bool) -> None:
         # PNG encoding and artifact files run off the event loop (a 448x448 PNG costs tens of ms, which
         # at hundreds of samples in flight stalls every model call); rows still go in round order
         media, row = await asyncio.to_thread(_attempt_record, attempt, artifacts)
@@ -465,10 +470,12 @@ async def _run_one(task: Task, sample: Sample, epoch: int, model: Model, config:
             await before
         round_media[attempt.round] = media
         row["media"] = media or None
-        store.add_attempt(tid, row)
+        (store.replace_attempt if again else store.add_attempt)(tid, row)
 
     def on_attempt(attempt: Attempt) -> None:
-        writes.append(asyncio.get_running_loop().create_task(write(attempt, writes[-1] if writes else None)))
+        again = attempt.round in reported
+        reported.add(attempt.round)
+        writes.append(asyncio.get_running_loop().create_task(write(attempt, writes[-1] if writes else None, again)))
 
     scored: dict[int, dict[str, Any]] = {}  # rounds the oracle already scored (reused for round_scores)
 

@@ -159,6 +159,19 @@ ATTEMPT_COLUMNS = ("round", "outcome", "reason", "reply", "answer", "rule", "inp
 _JSON_ATTEMPT_COLUMNS = ("feedback_images", "media", "extra")
 
 
+def _attempt_values(attempt: dict[str, Any]) -> list[Any]:
+    """A round's row values in ``ATTEMPT_COLUMNS`` order (JSON columns encoded, model_chose as 0/1)."""
+    values = []
+    for c in ATTEMPT_COLUMNS:
+        v = attempt.get(c)
+        if c in _JSON_ATTEMPT_COLUMNS and v is not None and not isinstance(v, str):
+            v = json.dumps(v, sort_keys=True)
+        if c == "model_chose":
+            v = int(bool(v))
+        values.append(v)
+    return values
+
+
 class StoreVersionError(RuntimeError):
     """A run store this code cannot open as asked (too new, or too old for a read-only open)."""
 
@@ -303,6 +316,7 @@ class RunStore:
             ids = [r[0] for r in self.db.execute("SELECT id FROM trajectories WHERE status!='done'")]
             for tid in ids:
                 self.db.execute("DELETE FROM scores WHERE trajectory_id=?", (tid,))
+                self.db.execute("DELETE FROM round_scores WHERE trajectory_id=?", (tid,))
                 self.db.execute("DELETE FROM attempts WHERE trajectory_id=?", (tid,))
                 self.db.execute("DELETE FROM trajectories WHERE id=?", (tid,))
         return len(ids)
@@ -317,18 +331,19 @@ class RunStore:
 
     def add_attempt(self, trajectory_id: int, attempt: dict[str, Any]) -> None:
         """Append one round (keys of ``ATTEMPT_COLUMNS``; lists/dicts for the JSON columns)."""
-        values = []
-        for c in ATTEMPT_COLUMNS:
-            v = attempt.get(c)
-            if c in _JSON_ATTEMPT_COLUMNS and v is not None and not isinstance(v, str):
-                v = json.dumps(v, sort_keys=True)
-            if c == "model_chose":
-                v = int(bool(v))
-            values.append(v)
+        values = _attempt_values(attempt)
         self.db.execute(
             f"INSERT INTO attempts (trajectory_id, {', '.join(ATTEMPT_COLUMNS)}, created) "
             f"VALUES (?, {', '.join('?' * len(ATTEMPT_COLUMNS))}, ?)",
             (trajectory_id, *values, time.time()),
+        )
+
+    def replace_attempt(self, trajectory_id: int, attempt: dict[str, Any]) -> None:
+        """Rewrite a round already stored (same keys as ``add_attempt``; the round number picks the row)."""
+        values = _attempt_values(attempt)
+        self.db.execute(
+            f"UPDATE attempts SET {', '.join(f'{c}=?' for c in ATTEMPT_COLUMNS)} WHERE trajectory_id=? AND round=?",
+            (*values, trajectory_id, attempt["round"]),
         )
 
     def set_attempt_feedback(self, trajectory_id: int, round_no: int, *, feedback: str, feedback_mode: str,

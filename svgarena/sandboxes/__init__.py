@@ -11,7 +11,15 @@ from svgarena.sandboxes._backends import BACKENDS, check_choice, open_backend
 from svgarena.sandboxes._docker import DockerRenderer, build_image, cleanup_containers, docker_problem, image_tag
 from svgarena.sandboxes._jail import ISOLATIONS, best_isolation, isolation_problem
 from svgarena.sandboxes._local import LocalRenderer, render_svg
-from svgarena.sandboxes._ray import EXECUTORS, ActorFailed, ClusterLost, RayAnimation, RayRenderer
+from svgarena.sandboxes._ray import (
+    EXECUTORS,
+    ActorFailed,
+    ClusterLost,
+    RayAnimation,
+    RayRenderer,
+    connected_head,
+    head_unreachable,
+)
 from svgarena.sandboxes._render_file import ANIMATION_MODES, read_svg, render_file
 from svgarena.sandboxes._pool import RENDERERS, SandboxLimits, WorkerPool
 from svgarena.sandboxes._types import Renderer, RenderResult, RenderSpec
@@ -32,6 +40,8 @@ __all__ = [
     "ClusterLost",
     "RayAnimation",
     "RayRenderer",
+    "connected_head",
+    "head_unreachable",
     "ANIMATION_MODES",
     "read_svg",
     "render_file",

@@ -74,7 +74,32 @@ def connect(address: str | None = None) -> Any:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ClusterLost(f"cannot reach the Ray cluster at {target} ({msg}); start one with `ray start --head` "
                           f"or pass --ray-address") from None
+    global _HEAD
+    try:
+        _HEAD = ray._private.worker.global_worker.node.gcs_address
+    except Exception:  # noqa: BLE001 - Ray Client (ray://host:port) has no local node: its server is the head
+        _HEAD = target[len("ray://"):] if target.startswith("ray://") else None
     return ray
+
+
+_HEAD: str | None = None
+
+
+def connected_head() -> str | None:
+    """``host:port`` of the head this process connected to (its GCS, or the Ray Client server), else None."""
+    return _HEAD
+
+
+def head_unreachable(address: str, timeout_s: float = 5.0) -> str | None:
+    """Why the head at ``host:port`` does not answer a TCP connect, or None when it does (or cannot be told)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        return None
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        return f"{address}: {exc.strerror or type(exc).__name__}"
+    return None
 
 
 def _unreachable(target: str, timeout_s: float = 5.0) -> str | None:
@@ -91,14 +116,7 @@ def _unreachable(target: str, timeout_s: float = 5.0) -> str | None:
             return None
         if not address:
             return None
-    host, sep, port = address.rpartition(":")
-    if not sep or not port.isdigit():
-        return None  # not host:port; ray.init judges it
-    try:
-        socket.create_connection((host, int(port)), timeout=timeout_s).close()
-    except OSError as exc:
-        return f"{address}: {exc.strerror or type(exc).__name__}"
-    return None
+    return head_unreachable(address, timeout_s)  # not host:port: None, and ray.init judges it
 
 
 def _runtime_env() -> dict[str, Any] | None:

@@ -251,3 +251,30 @@ def test_animated_answers_are_rendered_by_the_animation_capture_and_shown_as_a_f
 
     strip = Image.open(io.BytesIO(first.feedback_images[0]))
     assert strip.size == (4 * 224, 224)  # the metric frames side by side
+
+
+def test_each_round_is_reported_before_the_next_model_call_and_later_calls_are_charged_to_it() -> None:
+    """The store has every round as it happens (not one call late); calls after the last render update it."""
+    task = get_task("icon/text2svg")
+    sample = Sample(id="1", task=task.id, prompt="Draw a circle.", target=GOOD.format(r=3))
+    hooked: list[tuple[int, int]] = []
+    model = Scripted([f"<render>{GOOD.format(r=1)}</render>", f"<render>{GOOD.format(r=2)}</render>",
+                      "no call here", Reply(text="", error="server went away")])
+    seen_at_call: list[int] = []
+    respond = model.respond
+
+    async def counting(*args: Any, **kwargs: Any) -> Reply:
+        seen_at_call.append(len(hooked))
+        return await respond(*args, **kwargs)
+
+    model.respond = counting  # type: ignore[method-assign]
+    with LocalRenderer(1) as renderer:
+        context = SolverContext(renderer=renderer, spec=RenderSpec(), max_tool_calls=8,
+                                on_attempt=lambda a: hooked.append((a.round, a.malformed_calls)))
+        traj = asyncio.run(get_solver("tools")(sample, task, model, context))
+    assert seen_at_call == [0, 1, 2, 2]  # round k was reported before call k+1 went out
+    # round 1 is reported again at the end, now carrying the malformed call and the failed call after it
+    assert hooked == [(0, 0), (1, 0), (1, 1)]
+    last = traj.attempts[-1]
+    assert [a.round for a in traj.attempts] == [0, 1] and last.extra["model_calls"] == 3
+    assert last.extra["stopped_by"].startswith("model error") and traj.stop_reason.startswith("model error")

@@ -389,12 +389,13 @@ def test_driver_sigkill_resumes_and_a_lost_cluster_stops_the_run_resumably(clust
         con = sqlite3.connect(db)
         status = con.execute("SELECT status FROM runs").fetchone()[0]
         con.close()
-        if proc.returncode == 2:  # the head watch saw the loss first: one line, the store marked interrupted
-            assert "error: lost the Ray cluster" in err and "--resume r2" in err
+        # The head watch usually sees the loss first (the driver ends itself with the line); when the driver's
+        # local raylet dies first, Ray's core worker ends the driver, and the supervising parent says it instead.
+        assert proc.returncode == 2, err[-3000:]
+        assert "error: lost the Ray cluster" in err and "--resume r2" in err, err[-3000:]
+        assert status == "interrupted"
+        if "lost the Ray cluster (the head" not in err:  # the driver's own ending: no stray traceback either
             assert "Traceback" not in err, err[-3000:]
-            assert status == "interrupted"
-        else:  # known gap: Ray's core worker ended the driver itself (its local raylet died first), as a SIGKILL would
-            assert proc.returncode != 0 and status == "running", err[-2000:]
         lost_before = _done(db)
         res = subprocess.run([*cmd, "--resume", "r2", "--executor", "local", "--json"], env=env, capture_output=True,
                              text=True, timeout=300)
