@@ -66,8 +66,34 @@ def _e(text: Any) -> str:
     return html.escape("" if text is None else str(text), quote=True)
 
 
-def _label(model: str, solver: str) -> str:
-    return model if solver == "direct" else f"{model} [{solver}]"
+def _label(model: str, solver: str, oracle_use: list[str] | None = None) -> str:
+    """``model [solver]``, and ``ORACLE (selection)`` for an arm that peeked at the reference (as the text report)."""
+    base = model if solver == "direct" else f"{model} [{solver}]"
+    return base + (f" ORACLE ({', '.join(oracle_use)})" if oracle_use else "")
+
+
+def _labels(results: list[dict[str, Any]]) -> dict[tuple[str, str, str], str]:
+    """Each (task, model, solver)'s label, its oracle use included: the tables, charts and gallery say one name."""
+    return {(r["task"], r["model"], r["solver"]): _label(r["model"], r["solver"], r.get("oracle_use")) for r in results}
+
+
+def _traj_label(t: Any, labels: dict[tuple[str, str, str], str]) -> str:
+    """A trajectory's label: its group's, else from its own arm (a trajectory the results did not cover)."""
+    key = (t["task"], t["model"], t["solver"])
+    if key in labels:
+        return labels[key]
+    try:
+        arm = json.loads(t["arm"]) if t["arm"] else {}
+    except (ValueError, IndexError, KeyError):
+        arm = {}
+    use = (arm.get("oracle_use") or ["oracle"]) if isinstance(arm, dict) and arm.get("oracle") else None
+    return _label(t["model"], t["solver"], use)
+
+
+def _label_html(label: str) -> str:
+    """A label, escaped, its ORACLE mark in red."""
+    base, mark, rest = label.partition(" ORACLE (")
+    return _e(base) + (f' <span class="oracle">ORACLE ({_e(rest)}</span>' if mark else "")
 
 
 def _fmt(metric: str, value: float | None) -> str:
@@ -155,6 +181,15 @@ class _Images:
         return self._write(f"strip:{Path(path).resolve()}:{n}", lambda: _video_strip(Path(path), n, size),
                            size * n + 2 * n)
 
+    def sheet(self, path: Path | None, n: int = 4) -> str | None:
+        """A fast-mode render (its metric frames side by side in one PNG) as a strip of ``n`` of its frames,
+        each 3/4 of ``thumb`` px like :meth:`strip`; shrinking the whole sheet would leave each frame a few px."""
+        if path is None or not Path(path).is_file():
+            return None
+        size = max(32, self.thumb * 3 // 4)
+        return self._write(f"sheet:{Path(path).resolve()}:{n}", lambda: _sheet_strip(Path(path), n, size),
+                           size * n + 2 * n)
+
 
 def _video_strip(path: Path, n: int, size: int):
     """``n`` frames (SArena's metric indices) side by side, each at most ``size`` px, decoded and tiled by
@@ -181,6 +216,29 @@ def _video_strip(path: Path, n: int, size: int):
     with Image.open(io.BytesIO(proc.stdout)) as im:
         im.load()
         return im.copy()
+
+
+def _sheet_strip(path: Path, n: int, size: int):
+    """``n`` evenly spaced square frames of a sheet of frames side by side (``_round_media``'s ``frames``), each
+    at most ``size`` px, tiled with a 2 px gap as :func:`_video_strip` tiles a video's."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        im.load()
+        sheet = im.convert("RGBA") if im.mode not in ("RGB", "RGBA") else im.copy()
+    side = sheet.height
+    count = sheet.width // side if side else 0
+    if count < 1 or sheet.width != count * side:  # not a row of square frames: show it as one image
+        return sheet
+    idx = sorted({round(i * (count - 1) / max(1, n - 1)) for i in range(min(n, count))})
+    frames = [sheet.crop((i * side, 0, (i + 1) * side, side)) for i in idx]
+    if side > size:
+        frames = [f.resize((size, size), Image.LANCZOS) for f in frames]
+    w = frames[0].width
+    out = Image.new(sheet.mode, (w * len(frames) + 2 * (len(frames) - 1), w), (0xc8, 0xcd, 0xd6, 255)[:len(sheet.mode)])
+    for k, f in enumerate(frames):
+        out.paste(f, (k * (w + 2), 0))
+    return out
 
 
 def _data_uri(path: Path) -> str:
@@ -212,6 +270,7 @@ def _round_curves(store: RunStore, results: list[dict[str, Any]]) -> list[tuple[
         if row["metric"] == wanted.get(row["task"]) and row["value"] is not None:
             per[(row["task"], row["model"], row["solver"])][row["trajectory_id"]][row["round"]] = float(row["value"])
     tasks: dict[str, list[tuple[str, list[float]]]] = defaultdict(list)
+    names = _labels(results)
     for (task, model, solver), trajs in per.items():
         last = max((max(r) for r in trajs.values()), default=0)
         if last < 1:
@@ -224,7 +283,7 @@ def _round_curves(store: RunStore, results: list[dict[str, Any]]) -> list[tuple[
                 if have:
                     vals.append(rounds[max(have)])
             means.append(sum(vals) / len(vals) if vals else float("nan"))
-        tasks[task].append((_label(model, solver), means))
+        tasks[task].append((names.get((task, model, solver)) or _label(model, solver), means))
     charts = []
     for task, lines in tasks.items():
         metric = wanted[task]
@@ -263,7 +322,7 @@ def _comparison(results: list[dict[str, Any]]) -> list[tuple[str, str]]:
             cell = r["metrics"].get(metric) or {}
             v = cell.get("sarena")
             ci = (cell.get("ci") or {}).get("sarena") or {}
-            labels.append(_label(r["model"], r["solver"]))
+            labels.append(_label(r["model"], r["solver"], r.get("oracle_use")))
             values.append(v if v is not None else 0.0)
             lo.append(max(0.0, (v - ci["lo"])) if v is not None and ci.get("lo") is not None else 0.0)
             hi.append(max(0.0, (ci["hi"] - v)) if v is not None and ci.get("hi") is not None else 0.0)
@@ -302,9 +361,9 @@ def _tables(results: dict[str, Any]) -> str:
             head.append('<th class="l">failures</th>')
             body = []
             for r in rows:
-                label = _label(r["model"], r["solver"])
+                label = _label(r["model"], r["solver"], r.get("oracle_use"))
                 link = (f'<a class="samples" href="#gallery" data-task="{_e(r["task"])}" data-model="{_e(label)}"')
-                cells = [f'<td class="l">{_e(r["task"])}</td>', f'<td class="l">{_e(label)}</td>',
+                cells = [f'<td class="l">{_e(r["task"])}</td>', f'<td class="l">{_label_html(label)}</td>',
                          f'<td>{link}>{r["n"]}</a></td>',
                          f'<td>{_e(_fmt("accuracy", r["success_rate"]))}{_ci_html("accuracy", r.get("success_rate_ci"))}</td>']
                 for m in metrics:
@@ -334,9 +393,11 @@ def _tables(results: dict[str, Any]) -> str:
 
 def _failure_list(results: dict[str, Any]) -> str:
     items = []
+    names = _labels(results.get("results") or [])
     for f in results.get("failure_reasons") or []:
+        who = names.get((f["task"], f["model"], f["solver"])) or _label(f["model"], f["solver"])
         for r in f["reasons"]:
-            items.append(f"<li>{_e(_label(f['model'], f['solver']))} on {_e(f['task'])}: {r['count']} x "
+            items.append(f"<li>{_label_html(who)} on {_e(f['task'])}: {r['count']} x "
                          f"{_e(r['outcome'])}: {_e(r['reason'])}</li>")
     return f"<h3>Most common failure reasons</h3><ul>{''.join(items)}</ul>" if items else ""
 
@@ -408,8 +469,9 @@ def _select_shown(trajs: list[Any], limit: int) -> list[Any]:
 
 class _Gallery:
     def __init__(self, store: RunStore, images: _Images, artifacts: Path, samples: dict[tuple[str, str], Any],
-                 metrics_of: dict[str, list[str]]) -> None:
+                 metrics_of: dict[str, list[str]], labels: dict[tuple[str, str, str], str] | None = None) -> None:
         self.store = store
+        self.labels = labels or {}
         self.images = images
         self.artifacts = artifacts
         self.samples = samples
@@ -420,6 +482,9 @@ class _Gallery:
 
     def _artifact_strip(self, name: str | None) -> str | None:
         return self.images.strip(_artifact_path(self.artifacts, name))
+
+    def _artifact_sheet(self, name: str | None) -> str | None:
+        return self.images.sheet(_artifact_path(self.artifacts, name))
 
     def cards(self, trajs: list[Any]) -> list[dict[str, Any]]:
         """Card data (no HTML yet): image sources are file names in the image folder, resolved at write time."""
@@ -467,9 +532,9 @@ class _Gallery:
             video = media.get("mp4_128") or media.get("mp4")  # the 128 px capture decodes 12x faster
             if video:
                 image = self._artifact_strip(video)
+            if image is None and media.get("frames"):  # fast mode: the metric frames side by side, no video
+                image = self._artifact_sheet(media["frames"])
             strip = image is not None
-            if image is None and media.get("frames"):
-                image = self._artifact_png(media["frames"])
             if image is None:
                 image = self._artifact_png(media.get("png"))
             sc = scores.get(a["round"], {})
@@ -484,7 +549,7 @@ class _Gallery:
             })
         head = scores.get(selected, {})
         return {
-            "id": t["id"], "task": t["task"], "model": _label(t["model"], t["solver"]), "sample_id": t["sample_id"],
+            "id": t["id"], "task": t["task"], "model": _traj_label(t, self.labels), "sample_id": t["sample_id"],
             "epoch": t["epoch"], "outcome": t["outcome"] or "", "stop_reason": t["stop_reason"],
             "selection": t["selection"], "selected": selected, "inputs": inputs, "renders": renders,
             "prompt": sample.prompt if sample is not None else None,
@@ -507,7 +572,7 @@ def _card_html(c: dict[str, Any], src) -> str:
     head_scores = " ".join(f"{_e(_mlabel(m))} {_e(_fmt(m, v))}" for m, v in c["metrics"].items())
     epoch = f" (epoch {c['epoch']})" if c["epoch"] else ""
     head = (f'<div class="head"><b>{_e(c["sample_id"])}</b>{epoch} '
-            f'· {_e(c["task"])} · {_e(c["model"])} · <span class="badge {"fail" if failed else "ok"}">'
+            f'· {_e(c["task"])} · {_label_html(c["model"])} · <span class="badge {"fail" if failed else "ok"}">'
             f'{_e(c["outcome"])}</span> {_e(head_scores)}')
     if len(c["renders"]) > 1:
         head += f' · {len(c["renders"])} rounds, stop: {_e(c["stop_reason"])}, selected round {c["selected"]} ({_e(c["selection"])})'
@@ -597,7 +662,7 @@ def build_html(run: str | Path, file: str | Path, *, out: str | Path = "runs", i
         shown = _select_shown(trajs, gallery_limit)
         samples, note = _load_samples(results["config"], {t["task"] for t in shown})
         imgs = _Images(files_dir, thumb)
-        cards = _Gallery(store, imgs, db_path.parent / "artifacts", samples, metrics_of).cards(shown)
+        cards = _Gallery(store, imgs, db_path.parent / "artifacts", samples, metrics_of, _labels(rows)).cards(shown)
         charts = _round_curves(store, rows) + _comparison(rows)
         running = sum(1 for _ in store.trajectories("running"))
     finally:

@@ -15,13 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from svgarena.harness._failures import recent_failures, short_reason
+from svgarena.harness._failures import failure_lines, failure_reasons, recent_failures, short_reason
 from svgarena.harness._store import RunStore
 from svgarena.outcome import Outcome
 
 ENDED = ("finished", "stopped", "interrupted")  # run statuses after which nothing more is written
 POLL_S = 0.5  # one store read and at most one redraw per poll: ~2 per second
 STALE_S = 10.0  # a running run whose heartbeat is older than this is flagged (the runner may be gone)
+REASONS_TOP = 2  # failure reasons kept per (task, model, solver) for the live views
+REASON_LINES = 4  # failure-reason lines a frame shows at most (the report has them all)
+# The grouped reasons scan every failed trajectory: computed again only when a trajectory has finished since.
+_REASONS: dict[str, tuple[tuple[str, int, int], list[dict[str, Any]]]] = {}  # store path -> (key, entries)
 
 
 @dataclass
@@ -121,6 +125,7 @@ class Snapshot:
     status: str
     rows: list[Row] = field(default_factory=list)
     failures: list[dict[str, Any]] = field(default_factory=list)
+    reasons: list[dict[str, Any]] = field(default_factory=list)  # ``failure_reasons``: most common per task and model
     taken: float = 0.0
     solver: str = "direct"
     models: list[ModelLive] = field(default_factory=list)
@@ -205,9 +210,19 @@ class Snapshot:
             out.append(self.spend.line())
         if self.pool is not None:
             out.append(self.pool.line())
+        if self.reasons:
+            out.append("  most common failure reasons:")
+            out += [f"    {line}" for line in self.reason_lines()]
         for f in self.failures:
             out.append(failure_line(f))
         return out
+
+    def reason_lines(self, cap: int = REASON_LINES) -> list[str]:
+        """``task  model: N x outcome: reason``, the groups with most failures first, at most ``cap`` lines."""
+        lines = failure_lines(sorted(self.reasons, key=lambda e: -e["failed"]))
+        if len(lines) > cap:
+            lines = lines[:cap - 1] + [f"... {len(lines) - cap + 1} more (svgarena report {self.run_id})"]
+        return lines
 
 
 def failure_line(f: dict[str, Any]) -> str:
@@ -261,8 +276,22 @@ def snapshot(store: RunStore, n_failures: int = 5) -> Snapshot:
     order = {t: i for i, t in enumerate(TASKS)}
     snap.rows = sorted(rows.values(), key=lambda g: (order.get(g.task, len(order)), g.task, g.model))
     snap.failures = recent_failures(store, n_failures)
+    snap.reasons = _reasons(store, snap)
     _add_live(store, snap)
     return snap
+
+
+def _reasons(store: RunStore, snap: Snapshot) -> list[dict[str, Any]]:
+    """``failure_reasons`` of the store, from a cache while no trajectory has finished since the last frame
+    (the query reads every failed trajectory's round; a frame costs only the counts it already has)."""
+    done = sum(r.done for r in snap.rows)
+    key = (snap.run_id, done, done - sum(r.ok for r in snap.rows))
+    cached = _REASONS.get(str(store.path))
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    entries = failure_reasons(store, REASONS_TOP) if key[2] else []
+    _REASONS[str(store.path)] = (key, entries)
+    return entries
 
 
 def _pick(cls: type, data: dict[str, Any], **extra: Any) -> Any:
@@ -303,7 +332,8 @@ def _add_live(store: RunStore, snap: Snapshot) -> None:
 
 def render(snap: Snapshot) -> Any:
     """The snapshot as a Rich renderable: progress per task and model, the call layer per model,
-    spend against the caps, the render pool, refine rounds and the last failures."""
+    spend against the caps, the render pool, refine rounds, the most common failure reasons per task and
+    model, and the last failures."""
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
@@ -328,6 +358,10 @@ def render(snap: Snapshot) -> Any:
             ([snap.spend.line().strip()] if snap.spend else []) + \
             ([snap.pool.line().strip()] if snap.pool else []) + ([snap.rounds_line().strip()] if snap.multi_round else []):
         parts.append(Text(text, overflow="ellipsis", no_wrap=True))
+    if snap.reasons:
+        parts.append(Text("most common failure reasons:", style="bold"))
+        for line in snap.reason_lines():  # wrapped, not cut, as the failures below
+            parts.append(Text(f"  {line}"))
     if snap.failures:
         parts.append(Text("last failures:", style="bold"))
         for f in snap.failures:  # wrapped, not cut: the end of a reason often names the fix (a key variable)

@@ -61,6 +61,8 @@ def test_run_on_a_terminal_draws_progress_a_failure_reason_and_the_cost(tmp_path
     assert re.search(r"icon/img2svg\s*│\s*baseline/vtracer\s*│\s*2/2", screen)  # progress per task and model
     assert re.search(r"icon/img2svg\s*│\s*openai/gpt-4o\s*│\s*2/2\s*│\s*0\.0", screen)
     assert "last failures:" in screen and "OPENAI_API_KEY" in screen  # the failure's one-line reason
+    assert "most common failure reasons:" in screen  # ... and the failures grouped by reason per task and model
+    assert re.search(r"  icon/img2svg  openai/gpt-4o: 2 x model_error: [^\n]*(\n[^\n]*)?OPENAI_API_KEY", screen)
     assert "cost $0.0004 of $1 (--max-cost), tokens 300" in screen  # 2 answers x (100 in + 50 out), priced
     assert re.search(r"  faulty: 0 in flight, limit \d/2, [\d.]+ out tok/s, backoff \d+% of the last \d+s, "
                      r"4 calls, 2 retries, 2 x 429 \(2 Retry-After\)", screen)  # the 429 waits and retries
@@ -81,6 +83,8 @@ def test_run_off_a_terminal_prints_a_line_log(tmp_path: Path) -> None:
     assert "  6/6 trajectories done" in log
     assert re.search(r"failed icon/img2svg openai/gpt-4o \d \(round 0\): model_error: .*OPENAI_API_KEY", log)
     assert len(re.findall(r"failed icon/img2svg openai/gpt-4o", log)) == 2  # each failure printed once
+    assert "  most common failure reasons:" in log.splitlines()  # grouped per task and model, with the count
+    assert re.search(r"^    icon/img2svg  openai/gpt-4o: 2 x model_error: .*OPENAI_API_KEY", log, re.M)
     assert re.search(r"  faulty: 0 in flight, limit \d/2, [\d.]+ out tok/s, backoff \d+% of the last \d+s, "
                      r"4 calls, 2 retries, 2 x 429 \(2 Retry-After\)", log)
     assert "  cost $0.0004 of $1 (--max-cost), tokens 300 (no --max-tokens)" in log
@@ -124,6 +128,39 @@ def test_the_line_log_prints_changes_at_a_bounded_rate_and_each_failure_once() -
     now[0] = 6.5
     log.update(snap)  # the end is always printed
     assert out[7] == "run r: finished" and out.count("  failed icon/img2svg m 0 (round 0): model_error: no key") == 1
+
+
+def test_failure_reasons_are_grouped_capped_and_queried_only_when_a_trajectory_finished(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from svgarena.harness import TrajectoryKey, _watch
+
+    store = RunStore(tmp_path / "run.sqlite")
+    store.init_run("why", {}, {})
+
+    def fail(model: str, sample: str, reason: str, outcome: str = "model_error") -> None:
+        tid = store.start_trajectory(TrajectoryKey("icon/img2svg", model, "direct", sample))
+        store.add_attempt(tid, {"round": 0, "outcome": outcome, "reason": reason})
+        store.finish_trajectory(tid, outcome=outcome, answer=None, scores=[])
+
+    fail("openai/gpt-4o", "0", "AuthenticationError: OPENAI_API_KEY is not set")
+    fail("openai/gpt-4o", "1", "AuthenticationError:   OPENAI_API_KEY is not set")
+    calls = []
+    real = _watch.failure_reasons
+    monkeypatch.setattr(_watch, "failure_reasons", lambda *a, **k: calls.append(1) or real(*a, **k))
+    snap = snapshot(store)
+    why = "AuthenticationError: OPENAI_API_KEY is not set"  # the two spellings count as one reason
+    assert f"    icon/img2svg  openai/gpt-4o: 2 x model_error: {why}" in snap.lines()
+    for _ in range(3):  # frames where nothing finished: no new query
+        assert snapshot(store).reasons == snap.reasons
+    assert len(calls) == 1
+    for i, model in enumerate(("a", "b", "c", "d")):  # more groups than the cap
+        fail(model, str(i), f"reason {model}", "no_svg")
+    snap = snapshot(store)
+    store.close()
+    assert len(calls) == 2
+    lines = snap.reason_lines()
+    assert len(lines) == _watch.REASON_LINES and lines[0].startswith("icon/img2svg  openai/gpt-4o: 2 x ")
+    assert lines[-1] == "... 2 more (svgarena report why)"
 
 
 def test_a_refine_run_shows_how_many_trajectories_are_at_each_round(tmp_path: Path) -> None:

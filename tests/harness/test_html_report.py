@@ -2,7 +2,8 @@
 
 Two real runs feed it: the bundled suite with the offline baselines (vtracer answers, blank fails
 every sample with a reason, oracle answers the choice task), and a refine run against a scripted
-local chat server (several rounds, each with its render, scores and feedback). Every request
+local chat server (several rounds, each with its render, scores and feedback; best-oracle selection,
+so an oracle arm), and an animation run in fast mode (renders stored as sheets of frames). Every request
 the page makes outside file: is aborted and fails the test.
 """
 
@@ -121,6 +122,18 @@ def refine_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp / "runs" / "refine"
 
 
+@pytest.fixture(scope="module")
+def fast_anim_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """video2sani in fast mode: each render is stored as its 8 metric frames side by side in one PNG."""
+    from svgarena.harness import RunConfig, execute
+
+    out = tmp_path_factory.mktemp("fast")
+    config = RunConfig(suite="sarena-mini", tasks=["animation/video2sani"], models=["baseline/oracle"], limit=2,
+                       workers=1, out=str(out), run_id="fast", animation_mode="fast")
+    asyncio.run(execute(config))
+    return out / "fast"
+
+
 @pytest.mark.timeout(240)
 def test_report_of_the_bundled_suite_loads_offline_and_filters(mini_run: Path, tmp_path: Path) -> None:
     from svgarena.harness import build_html
@@ -202,11 +215,33 @@ def test_refine_report_shows_every_round_with_scores_and_feedback(refine_run: Pa
         assert card.locator("pre", has_text="window.pwned").count() == 1
         assert page.evaluate("typeof window.pwned") == "undefined"
         assert page.locator("img[alt*='after each round']").count() == 1  # the per-round curve
+        # best-oracle selection peeked at the reference: the arm is marked wherever it is named
+        assert "ORACLE (selection)" in page.inner_text("table.results td.l >> nth=1")
+        assert "ORACLE (selection)" in card.locator(".head").inner_text()
+        assert page.locator(".card").first.get_attribute("data-model") == "scripted [refine] ORACLE (selection)"
+        assert "ORACLE (selection)" in page.inner_text("#f-model")
         shot = tmp_path / "refine.png"
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 10_000
         assert errors == []
         assert blocked == []
+
+
+@pytest.mark.timeout(240)
+def test_a_fast_mode_animation_render_is_a_strip_of_its_frames(fast_anim_run: Path, tmp_path: Path) -> None:
+    """The stored sheet (8 x 448 px frames side by side) is cut into 4 frames, not shrunk whole to 128x16 px."""
+    from svgarena.harness import build_html
+
+    media = _q(fast_anim_run / "run.sqlite", "SELECT media FROM attempts")
+    assert media and all('"frames"' in m and "mp4" not in m for (m,) in media)  # really fast mode: no video
+    rep = build_html(fast_anim_run, tmp_path / "fast.html", images="embed", bootstrap=50)
+    with browser_page(rep.path.resolve().as_uri()) as (page, blocked, errors):
+        n_images, broken = all_images_load(page)
+        assert broken == [] and n_images >= 3 * 2  # input strip, reference strip, render strip per sample
+        sizes = page.evaluate("Array.from(document.querySelectorAll(\"img[alt^='model render']\"))"
+                              ".map(i => [i.naturalWidth, i.naturalHeight])")
+        assert len(sizes) == 2 and all(w > 300 and h >= 64 for w, h in sizes), sizes
+        assert errors == [] and blocked == []
 
 
 @pytest.mark.timeout(60)
