@@ -306,9 +306,16 @@ async def _execute(config: RunConfig, plan: _Plan, store: RunStore, progress: Pr
     from svgarena.harness._protocol import protocol_differences
 
     policies = [m.policy.max_retries for m in calls.models.values()]
+    answering = {  # the routed models that answer tasks (a --choice-judge alone is not one): their settings
+        m.name: {"temperature": calls.models[m.name].inner.temperature,
+                 "max_tokens": calls.models[m.name].inner.max_tokens,
+                 "video": calls.models[m.name].video_format,
+                 "video_task": any(u.name == m.name and "video" in t.inputs for t, u, _ in plan.units),
+                 "source": plan.specs[m.name].source if plan.specs.get(m.name) else "route"}
+        for m in plan.models if m.name in calls.models}
     store.update_meta(protocol_differences=protocol_differences(  # what differs from the official scripts
         config, tokenizer=tokens.name, max_retries=max(policies) if policies else None, half=half,
-        routed=bool(calls.models)))
+        routed=bool(calls.models), models=answering))
     store.put_heartbeat("plan", {"units": [  # what `svgarena watch` counts progress against
         {"task": t.id, "model": m.name, "total": len(s) * config.epochs} for t, m, s in plan.units]})
 
@@ -326,7 +333,15 @@ async def _execute(config: RunConfig, plan: _Plan, store: RunStore, progress: Pr
     try:
         queues: dict[str, list[tuple[Task, Sample, int]]] = {}
         model_by_name = {m.name: calls.models.get(m.name, m) for m in plan.models}
+        noted = {(n["task"], n["model"], n["text"]) for n in store.notes()}  # a resume does not repeat them
         for task, model, samples in plan.units:
+            if config.solver != "direct" and task.answer is AnswerKind.CHOICE and samples:
+                # the multi-round solvers answer choice tasks in one direct call: said once per (task, model)
+                text = (f"{task.id}: choice task, answered directly for {model.name} "
+                        f"({config.solver} does not apply)")
+                if (task.id, model.name, text) not in noted:
+                    store.add_note(text, task=task.id, model=model.name)
+                progress.note(text)
             todo = []
             for sample in samples:
                 for epoch in range(config.epochs):

@@ -144,6 +144,53 @@ def test_video2sani_official_input_text_then_unlabelled_jpegs(tmp_path: Path) ->
         assert np.abs(pixel - np.array(colours[index])).max() < 20
 
 
+def _reference_frames_cv2(video_path: str, num_samples: int = 8) -> list[str]:
+    """InternSVG metrics/inference/video_api.py:24-44 ``sample_frames_from_video``, restated verbatim
+    (OpenCV decodes and encodes; only the imports are local)."""
+    import cv2
+
+    video = cv2.VideoCapture(video_path)
+    total = int(video.get(cv2.CAP_PROP_FRAME_COUNT))
+    if total <= 0:
+        video.release()
+        return []
+
+    indices = np.unique(np.round(np.linspace(0, total - 1, num_samples, dtype=int)))
+
+    frames = []
+    for idx in indices:
+        video.set(cv2.CAP_PROP_POS_FRAMES, int(idx))
+        ret, frame = video.read()
+        if ret:
+            ok, buf = cv2.imencode(".jpg", frame, [int(cv2.IMWRITE_JPEG_QUALITY), 100])
+            if not ok:
+                continue
+            b64 = base64.b64encode(buf.tobytes()).decode("utf-8")
+            frames.append(f"data:image/jpeg;base64,{b64}")
+
+    video.release()
+    return frames
+
+
+def test_video2sani_official_frames_are_the_references_cv2_bytes(tmp_path: Path) -> None:
+    """The data URLs build_messages sends are byte for byte those the reference's cv2 code builds, on a
+    synthetic clip and on rendered SVG animations of the bundled suite (sharp edges, H.264 yuv420p)."""
+    pytest.importorskip("cv2")
+    import svgarena
+
+    video = tmp_path / "clip.mp4"
+    _video(video, 150)
+    bundled = sorted((Path(svgarena.__file__).parent / "tasks" / "data" / "sarena-mini" / "animation" / "video")
+                     .glob("*.mp4"))[:3]
+    task = get_task("animation/video2sani")
+    for path in [video, *bundled]:
+        expected = _reference_frames_cv2(str(path))
+        assert len(expected) == 8, path
+        sample = Sample(id="5", task=task.id, prompt="Animate this.", target="<svg/>", video=path)
+        (message,) = build_messages(sample, task)
+        assert [part["image_url"]["url"] for part in message["content"][1:]] == expected, path
+
+
 def test_unknown_video_input_is_a_clear_error(tmp_path: Path) -> None:
     video = tmp_path / "clip.mp4"
     _video(video, 3)
