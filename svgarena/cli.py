@@ -51,8 +51,8 @@ def run(
     model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="LiteLLM route or baseline/<name>, repeatable. Default: the built-in baselines, each where it can answer.", rich_help_panel="Models")] = None,
     solver: Annotated[str, typer.Option(help="How each sample is solved: direct, refine (render feedback rounds), resample (N answers) or tools (the model calls render_svg/submit).", rich_help_panel="Solver")] = "direct",
     rounds: Annotated[int, typer.Option(help="refine: most rounds per sample (round 0 is the one-shot answer).", rich_help_panel="Solver")] = 3,
-    feedback: Annotated[str, typer.Option(help="refine: what the model sees after a round: render (its render PNG) or none (a plain review turn).", rich_help_panel="Solver")] = "render",
-    select: Annotated[str, typer.Option(help="Headline round: last, best-model (the model's <done/> pick) or best-oracle (best SSIM; peeks at the reference).", rich_help_panel="Solver")] = "last",
+    feedback: Annotated[str, typer.Option(help="refine: what the model sees after a round: render (its render PNG and the failure reason), render+target (the render beside the task's input), oracle (render+target plus SSIM/PSNR against the reference: an oracle arm) or none (a plain review turn, the control).", rich_help_panel="Solver")] = "render",
+    select: Annotated[str, typer.Option(help="Headline round: last, best-model (the round the model chose: refine's <done/>, tools' submit; else the last) or best-oracle (best SSIM; peeks at the reference).", rich_help_panel="Solver")] = "last",
     samples: Annotated[int, typer.Option(help="resample: independent answers per sample.", rich_help_panel="Solver")] = 1,
     temperature: Annotated[Optional[float], typer.Option(help="Sampling temperature recorded with the arm (default: the model's).", rich_help_panel="Solver")] = None,
     max_tool_calls: Annotated[int, typer.Option(help="tools: most tool calls per sample, malformed ones included.", rich_help_panel="Solver")] = 8,
@@ -360,6 +360,7 @@ def compare(
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparisons as JSON.")] = False,
     budget_tolerance: Annotated[float, typer.Option(help="Arms match in budget when calls and tokens differ by at most this fraction.")] = 0.10,
     by: Annotated[Optional[str], typer.Option(help="Also compare within strata: subject, first-round-quintile (of the baseline), or task (the default view).")] = None,
+    baseline: Annotated[Optional[str], typer.Option(help="The group every other is paired with, by its label as compare prints it ([RUN:]MODEL[ [ARM]]): an exact label, or a part of one that matches a single group per task. Default: the first group (first run given, then model and solver order).")] = None,
 ) -> None:
     """Paired comparisons of models/solvers on the samples they share, within one run or across runs."""
     from svgarena.harness import compare_runs, compare_table
@@ -369,7 +370,7 @@ def compare(
         if bootstrap < 1:
             raise ValueError(f"--bootstrap must be 1 or more, got {bootstrap}")
         result = compare_runs([run_store_path(r, out) for r in runs], n_boot=bootstrap, seed=seed, alpha=alpha,
-                              budget_tolerance=budget_tolerance, by=by)
+                              budget_tolerance=budget_tolerance, by=by, baseline=baseline)
     except _USER_ERRORS as exc:
         _fail(exc)
     if as_json:
@@ -388,6 +389,8 @@ def compare(
         console.print(strata_table(result))
     for task in result["single_group_tasks"]:
         console.print(f"{task}: only one model/solver, nothing to compare")
+    for task in result.get("baseline_missing_tasks", []):
+        console.print(f"{task}: no group matches --baseline {result['baseline']!r}, nothing compared", markup=False)
 
 
 @app.command("tasks")

@@ -73,6 +73,16 @@ def _bad_cases(tmp: Path) -> list[tuple[str, list[str], str]]:
     notdb = tmp / "x.png"
     notdb.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 100)
     missing = str(tmp / "missing.yaml")
+    two = tmp / "two"  # a run with two models' groups on icon/understanding, for compare --baseline
+    two.mkdir()
+    from svgarena.harness import RunStore, TrajectoryKey
+
+    store = RunStore(two / "run.sqlite")
+    store.init_run("two", {"seed": 0}, {})
+    for model in ("m/a", "m/b"):
+        tid = store.start_trajectory(TrajectoryKey("icon/understanding", model, "direct", "1", 0))
+        store.finish_trajectory(tid, outcome="ok", answer="A", scores=[("accuracy", 100.0, True, None)])
+    store.close()
     return [
         ("run-missing-suite", ["run", "--suite", str(tmp / "nope"), "--out", runs], "nope"),
         ("run-non-sarena-folder", ["run", "--suite", str(plain), "--out", runs], "plain"),
@@ -119,6 +129,10 @@ def _bad_cases(tmp: Path) -> list[tuple[str, list[str], str]]:
         ("report-bad-bootstrap", ["report", "no-such-run", "--bootstrap", "-1", "--out", runs], "--bootstrap"),
         ("watch-unknown-run", ["watch", "no-such-run", "--out", runs], "no-such-run"),
         ("compare-unknown-run", ["compare", "no-such-run", "--out", runs], "no-such-run"),
+        ("compare-unknown-baseline", ["compare", str(two), "--baseline", "m/zzz"],
+         "--baseline 'm/zzz' matches no group; the groups are: m/a, m/b"),
+        ("compare-ambiguous-baseline", ["compare", str(two), "--baseline", "m/"],
+         "--baseline 'm/' matches 2 groups of icon/understanding (m/a, m/b); give one whole label"),
         ("score-unknown-run", ["score", "no-such-run", "--out", runs], "no-such-run"),
         ("score-unknown-metric", ["score", "no-such-run", "--metrics", "bogus", "--out", runs], "unknown metric bogus"),
         ("score-bad-executor", ["score", "no-such-run", "--executor", "slurm", "--out", runs], "--executor 'slurm'"),
@@ -149,6 +163,7 @@ _IDS = ["run-missing-suite", "run-non-sarena-folder", "run-unknown-task", "run-u
         "run-unknown-judge", "run-judge-and-choice", "run-sarena-without-data", "run-bad-shard", "run-bad-executor", "run-bad-stop-on", "run-zero-sample-budget", "report-bad-by", "merge-unknown-run", "merge-not-a-store", "import-missing-folder", "import-non-internsvg-folder", "import-bad-format", "export-unknown-run", "export-bad-format",
         "report-unknown-run",
         "report-not-a-store", "watch-not-a-store", "compare-not-a-store", "score-not-a-store", "report-bad-bootstrap", "watch-unknown-run", "compare-unknown-run",
+        "compare-unknown-baseline", "compare-ambiguous-baseline",
         "score-unknown-run", "score-unknown-metric", "score-bad-executor", "tasks-missing-suite", "tasks-non-sarena-folder", "render-missing-file",
         "render-wrong-extension", "render-animate-wrong-extension", "render-bad-renderer", "render-bad-backend",
         "render-bad-mode", "sandbox-build-bad-stage", "models-list-malformed-file", "models-list-missing-file",

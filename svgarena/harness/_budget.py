@@ -1,6 +1,7 @@
 """Equal-budget checks for ``svgarena compare``: what each arm spent on the samples both arms have.
 
-An arm's budget on a set of (sample, epoch) keys is its model calls (one per stored round) and
+An arm's budget on a set of (sample, epoch) keys is its model calls (one per stored round, or the
+``model_calls`` a tools round records in ``attempts.extra``) and
 its tokens (input + output) there. Two arms match when both differ by at most ``tolerance``
 (relative to the baseline); the comparison says by how much they differ either way, so a
 refine arm that stopped early, or that re-sent a growing conversation, is visible at once.
@@ -72,6 +73,7 @@ def budget_table(result: dict[str, Any]) -> Any:
                       pair(b["calls"], o["calls"], "{:d}"), pair(b["calls_per_sample"], o["calls_per_sample"], "{:.2f}"),
                       pair(b["tokens"], o["tokens"], "{:d}"),
                       pair(b["tokens_per_sample"], o["tokens_per_sample"], "{:.0f}"), m["verdict"])
-    table.caption = ("baseline / vs; calls = stored rounds (model calls kept), tokens = input + output; "
+    table.caption = ("baseline / vs; calls = model calls kept (one per round; a tools round counts each turn), "
+                     "tokens = input + output; "
                      "an arm is the solver with its feedback and rounds/samples (trajectories.arm)")
     return table

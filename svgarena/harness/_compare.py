@@ -1,7 +1,9 @@
 """``svgarena compare``: (task, model, solver) groups side by side on the samples they share.
 
-Within a task, the first group (first run given, then model and solver order) is the
-baseline; every other group is paired with it on shared ``(sample_id, epoch)`` keys. Per
+Within a task, the baseline is the group ``baseline`` names (its label as compare prints it,
+``[RUN:]MODEL[ [ARM]]``: an exact label, else a substring matching one group of the task), by
+default the first group (first run given, then model and solver order); every other group is
+paired with it on shared ``(sample_id, epoch)`` keys. Per
 metric: the paired mean delta (other - baseline) with a paired bootstrap interval, a paired
 test (exact McNemar for success and accuracy, Wilcoxon signed-rank for continuous metrics),
 Holm correction across the metrics of that pair, and a verdict at ``alpha``. Metric values
@@ -49,7 +51,8 @@ def _load(path: Path, label: str) -> dict[tuple[str, str, str], dict[str, Any]]:
             if g is not None and r[6] is not None:
                 g.setdefault("first", defaultdict(dict))[(r[3], r[4])][r[5]] = float(r[6])
         for a in store.db.execute(
-                "SELECT t.task, t.model, t.solver, t.sample_id, t.epoch, COUNT(*), "
+                "SELECT t.task, t.model, t.solver, t.sample_id, t.epoch, SUM(CASE WHEN json_valid(a.extra) THEN "
+                "COALESCE(json_extract(a.extra, '$.model_calls'), 1) ELSE 1 END), "  # model calls: a tools round may hold several
                 "SUM(COALESCE(a.input_tokens, 0) + COALESCE(a.output_tokens, 0)) FROM attempts a JOIN trajectories t "
                 "ON t.id = a.trajectory_id WHERE t.status='done' GROUP BY t.id"):
             g = groups.get((a[0], a[1], a[2]))
@@ -132,16 +135,39 @@ def _subset(g: dict[str, Any], keys: list[Key]) -> dict[str, Any]:
 COMPARE_BY = ("task", "subject", "first-round-quintile")
 
 
+def _label(run: str, key: tuple[str, str, str], g: dict[str, Any]) -> str:
+    """A group's label as the compare table prints it: ``[RUN:]MODEL[ [ARM]][ ORACLE]``."""
+    return _name({"run": run, "model": key[1], "solver": key[2], "arm": g.get("arm"), "oracle": bool(g.get("oracle"))})
+
+
+def _baseline_index(task: str, members: list, baseline: str) -> int | None:
+    """Which of a task's groups ``--baseline`` names: the one whose label equals it, else the one label
+    holding it; None when none does; a ValueError when it is ambiguous."""
+    labels = [_label(run, key, g) for run, key, g in members]
+    exact = [i for i, lab in enumerate(labels) if lab == baseline]
+    hits = exact or [i for i, lab in enumerate(labels) if baseline in lab]
+    if len(hits) > 1:
+        raise ValueError(f"--baseline {baseline!r} matches {len(hits)} groups of {task} "
+                         f"({', '.join(labels[i] for i in hits)}); give one whole label")
+    return hits[0] if hits else None
+
+
 def compare_runs(paths: list[Path], *, n_boot: int = 1000, seed: int = 0, alpha: float = 0.05,
-                 budget_tolerance: float = BUDGET_TOLERANCE, by: str | None = None) -> dict[str, Any]:
+                 budget_tolerance: float = BUDGET_TOLERANCE, by: str | None = None,
+                 baseline: str | None = None) -> dict[str, Any]:
     """Paired comparisons of every group against its task's baseline group, over one or more run stores,
-    with each arm's calls and tokens on the shared samples and whether they match within ``budget_tolerance``."""
+    with each arm's calls and tokens on the shared samples and whether they match within ``budget_tolerance``.
+
+    ``baseline`` names the baseline group by its label (see the module docstring); tasks where no group
+    matches it are not compared (``baseline_missing_tasks``); matching no group of any task is a ValueError."""
     if not 0 < alpha < 1:
         raise ValueError(f"--alpha must be between 0 and 1, got {alpha}")
     if budget_tolerance < 0:
         raise ValueError(f"--budget-tolerance must be 0 or more, got {budget_tolerance}")
     if by is not None and by not in COMPARE_BY:
         raise ValueError(f"unknown --by {by!r}; use {', '.join(COMPARE_BY)}")
+    if baseline is not None and not baseline.strip():
+        raise ValueError("--baseline is empty; give a group label as compare prints it, e.g. MODEL or RUN:MODEL")
     groups: list[tuple[str, tuple[str, str, str], dict[str, Any]]] = []
     for i, path in enumerate(paths):
         label = path.parent.name if len(paths) > 1 else ""
@@ -152,9 +178,17 @@ def compare_runs(paths: list[Path], *, n_boot: int = 1000, seed: int = 0, alpha:
     by_task: dict[str, list] = defaultdict(list)
     for label, gkey, g in groups:
         by_task[gkey[0]].append((label, gkey, g))
+    picks = {task: 0 if baseline is None else _baseline_index(task, members, baseline)
+             for task, members in by_task.items()}
+    if baseline is not None and all(i is None for i in picks.values()):
+        labels = sorted({_label(*m) for members in by_task.values() for m in members})
+        raise ValueError(f"--baseline {baseline!r} matches no group; the groups are: {', '.join(labels)}")
     comparisons = []
     for task, members in by_task.items():
-        (blabel, bkey, base), others = members[0], members[1:]
+        i = picks[task]
+        if i is None:  # --baseline names no group of this task: nothing to pair against
+            continue
+        (blabel, bkey, base), others = members[i], members[:i] + members[i + 1:]
         for olabel, okey, other in others:
             comparisons.append({
                 "task": task,
@@ -167,10 +201,10 @@ def compare_runs(paths: list[Path], *, n_boot: int = 1000, seed: int = 0, alpha:
                     {"stratum": name, **_pair(_subset(base, keys), _subset(other, keys), n_boot=n_boot, seed=seed,
                                               alpha=alpha, tolerance=budget_tolerance)}
                     for name, keys in sorted(_strata(base, other, by).items())]
-    lonely = [t for t, m in by_task.items() if len(m) < 2]
+    lonely = [t for t, m in by_task.items() if len(m) < 2 and picks[t] is not None]
     return {"alpha": alpha, "bootstrap": n_boot, "seed": seed, "budget_tolerance": budget_tolerance, "by": by,
-            "comparisons": comparisons,
-            "single_group_tasks": lonely}
+            "baseline": baseline, "comparisons": comparisons,
+            "single_group_tasks": lonely, "baseline_missing_tasks": [t for t, i in picks.items() if i is None]}
 
 
 def _name(side: dict[str, Any]) -> str:

@@ -97,7 +97,8 @@ def edit_overall(store: RunStore, results: list[dict[str, Any]], *, n_boot: int 
         metric_names = list(dict.fromkeys(m for e in entries for m in e["metrics"]))
         metrics: dict[str, Any] = {}
         for name in metric_names:
-            items = rows[(model, solver)].get(name, [])
+            # (subtask, sample, epoch) order, never the store's: intervals (and float sums) do not depend on it
+            items = sorted(rows[(model, solver)].get(name, []), key=lambda i: (i[0], i[1], i[2]))
             all_v = [i[3] for i in items]
             ok_items = [i for i in items if i[4]]
             cell: dict[str, Any] = {
@@ -137,6 +138,7 @@ def edit_overall(store: RunStore, results: list[dict[str, Any]], *, n_boot: int 
             "metrics": metrics, "usage": dict(usage), "overall_of": sorted(e["task"] for e in entries),
         }
         if n_boot > 0 and trajs:
+            trajs = sorted(trajs, key=lambda t: (t[0], t[1], t[2]))  # (subtask, sample, epoch): not store order
             keys = [f"{t[0]}\0{t[1]}" for t in trajs]
             clusters = keys if len(set(keys)) < len(keys) else None
             entry["success_rate_ci"] = bootstrap_mean([100.0 if t[3] else 0.0 for t in trajs], n_boot=n_boot,

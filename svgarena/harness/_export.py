@@ -67,7 +67,8 @@ def _ci_cols(ci: dict[str, Any] | None) -> list[Any]:
 def write_csv(run: str | Path, directory: str | Path, results: dict[str, Any], out: str | Path = "runs") -> list[Path]:
     """One tidy CSV per table into ``directory``; returns the files written.
 
-    samples.csv (``load_samples``: trajectory x round x metric), cells.csv (report cells with intervals),
+    samples.csv (``load_samples``: trajectory x round x metric), cells.csv (report cells with intervals; the
+    understanding accuracy of each subject is a row with ``subject`` set),
     and with ``results["rounds"]``: round_cells.csv, transitions.csv, selections.csv, strata.csv; with
     ``results["paper"]``: paper.csv.
     """
@@ -83,14 +84,19 @@ def write_csv(run: str | Path, directory: str | Path, results: dict[str, Any], o
     cells = []
     for r in results["results"]:
         cells.append([r["task"], r["model"], r["solver"], "success_rate", "sarena", r.get("success_rate"),
-                      *(_ci_cols(r.get("success_rate_ci"))[1:3]), r["n"], ""])
+                      *(_ci_cols(r.get("success_rate_ci"))[1:3]), r["n"], "", ""])
         for m, cell in r["metrics"].items():
             for view in ("sarena", "ok_only"):
                 ci = (cell.get("ci") or {}).get(view) or {}
                 n = cell.get("n") if view == "sarena" else cell.get("n_ok")
                 cells.append([r["task"], r["model"], r["solver"], m, view, cell.get(view), ci.get("lo"), ci.get("hi"),
-                              n, "point estimate" if cell.get("set_level") else ("" if cell.get("computed") else "n/c")])
-    _write(d / "cells.csv", ["task", "model", "solver", "metric", "view", "value", "lo", "hi", "n", "note"], cells)
+                              n, "point estimate" if cell.get("set_level") else ("" if cell.get("computed") else "n/c"), ""])
+        for subject, value in (r.get("accuracy_by_subject") or {}).items():  # understanding: one row per subject
+            ci = (r.get("accuracy_by_subject_ci") or {}).get(subject) or {}
+            cells.append([r["task"], r["model"], r["solver"], "accuracy", "sarena", value, ci.get("lo"), ci.get("hi"),
+                          (r.get("accuracy_by_subject_n") or {}).get(subject), "", subject])
+    _write(d / "cells.csv", ["task", "model", "solver", "metric", "view", "value", "lo", "hi", "n", "note", "subject"],
+           cells)
     written.append(d / "cells.csv")
 
     rep = results.get("rounds")

@@ -2,7 +2,9 @@
 
 Each (task, model, solver) gets an interval for its success rate and for each per-sample
 metric in both views (SArena: every sample with a value; successful samples only). When any
-sample was run for more than one epoch, resampling is by sample id (cluster bootstrap).
+sample was run for more than one epoch, resampling is by sample id (cluster bootstrap). Rows are
+sorted by (sample id, epoch) before resample weights are drawn, so the order the store holds them
+in (completion order) never changes an interval.
 """
 
 from __future__ import annotations
@@ -22,8 +24,13 @@ def _clusters(sample_ids: list[str], epochs: list[int]) -> list[str] | None:
     return sample_ids if len(set(epochs)) > 1 or len(set(sample_ids)) < len(sample_ids) else None
 
 
+def sort_rows(rows: list[tuple[str, int, float]]) -> list[tuple[str, int, float]]:
+    """``(sample_id, epoch, value)`` rows in sample id, then epoch order (the order every interval resamples in)."""
+    return sorted(rows, key=lambda r: (r[0], r[1]))
+
+
 def _interval(rows: list[tuple[str, int, float]], n_boot: int, seed: int) -> Interval:
-    rows = sorted(rows, key=lambda r: (r[0], r[1]))  # store order is completion order: intervals must not depend on it
+    rows = sort_rows(rows)  # store order is completion order: intervals must not depend on it
     ids = [r[0] for r in rows]
     return bootstrap_mean([r[2] for r in rows], n_boot=n_boot, seed=seed,
                           clusters=_clusters(ids, [r[1] for r in rows]))
@@ -66,6 +73,9 @@ def _batched(cells: dict[tuple[str, str], list[tuple[str, int, float]]], n_boot:
 
     from svgarena.harness._boot import column_intervals, resample_weights
 
+    # rows sorted by (sample id, epoch) before any weights are drawn: the store's order is completion
+    # order (and a merged run's is plan order), and no interval may depend on it
+    cells = {name: sort_rows(rows) for name, rows in cells.items()}
     by_keys: dict[tuple, list[tuple[str, str]]] = {}
     for name, rows in cells.items():
         by_keys.setdefault(tuple((r[0], r[1]) for r in rows), []).append(name)
@@ -86,6 +96,13 @@ def _batched(cells: dict[tuple[str, str], list[tuple[str, int, float]]], n_boot:
         for name, ci in zip(names, column_intervals(values, weights=weights)):
             out[name] = ci
     return out
+
+
+def subject_intervals(subjects: dict[str, list[tuple[str, int, float]]], *, n_boot: int,
+                      seed: int) -> dict[str, dict[str, Any]]:
+    """Understanding accuracy per subject (``{subject: [(sample_id, epoch, value)]}``): ``{subject: {mean, lo,
+    hi, n}}``, each the same seeded bootstrap as every other cell (sorted by sample, clustered when epochs > 1)."""
+    return {s: _interval(rows, n_boot, seed).as_dict() for s, rows in subjects.items()}
 
 
 def attach_intervals(store: RunStore, results: list[dict[str, Any]], *, n_boot: int, seed: int) -> None:

@@ -64,6 +64,7 @@ def collect(store: RunStore, bootstrap: int = 1000) -> dict[str, Any]:
     """Machine-readable results of a run: one entry per (task, model, solver), with ``bootstrap``
     resamples (seeded by the run's seed) behind each cell's 95% interval; 0 leaves them out."""
     info = store.run_info()
+    seed = int(info["config"].get("seed") or 0)
     groups: dict[tuple[str, str, str], dict[str, Any]] = {}
 
     def group(task: str, model: str, solver: str) -> dict[str, Any]:
@@ -93,7 +94,7 @@ def collect(store: RunStore, bootstrap: int = 1000) -> dict[str, Any]:
         g["_samples"][sample_key][row["metric"]] = SampleScore(row["value"], bool(row["ok"]), row["error"])
         if row["metric"] == "accuracy" and row["value"] is not None:
             # evaluate_un.py:33 obj.get("Subject", "unknown"): records without one count under "unknown"
-            g["_subjects"][row["subject"] or "unknown"].append(row["value"])
+            g["_subjects"][row["subject"] or "unknown"].append((row["sample_id"], row["epoch"], float(row["value"])))
     for row in store.attempts():
         g = group(row["task"], row["model"], row["solver"])
         u = g["usage"]
@@ -110,7 +111,7 @@ def collect(store: RunStore, bootstrap: int = 1000) -> dict[str, Any]:
     results = []
     for (task, model, solver), g in groups.items():
         spec = TASKS.get(task)
-        views = aggregate(g["_samples"].values())
+        views = aggregate([g["_samples"][k] for k in sorted(g["_samples"])])  # sample order, not the store's
         metrics: dict[str, Any] = {}
         for name in (spec.metrics if spec else sorted(views)):
             view = views.get(name, {"sarena": None, "ok_only": None, "n": 0, "n_ok": 0, "n_error": 0})
@@ -134,18 +135,23 @@ def collect(store: RunStore, bootstrap: int = 1000) -> dict[str, Any]:
         if g.get("oracle"):  # where the arm peeked at the reference: feedback, stop, selection
             entry["oracle"], entry["oracle_use"] = True, g["oracle"]
         if g["_subjects"]:
-            entry["accuracy_by_subject"] = {s: _mean(v) for s, v in sorted(g["_subjects"].items())}
+            subjects = sorted(g["_subjects"].items())
+            entry["accuracy_by_subject"] = {s: _mean([v for _, _, v in rows]) for s, rows in subjects}
+            entry["accuracy_by_subject_n"] = {s: len(rows) for s, rows in subjects}
+            if bootstrap > 0:  # the same interval as every other cell: sorted by sample, clustered when epochs > 1
+                from svgarena.harness._intervals import subject_intervals
+
+                entry["accuracy_by_subject_ci"] = subject_intervals(dict(subjects), n_boot=bootstrap, seed=seed)
         results.append(entry)
     order = {t: i for i, t in enumerate(TASKS)}
     results.sort(key=lambda r: (order.get(r["task"], len(order)), r["task"], r["model"], r["solver"]))
     if bootstrap > 0:
         from svgarena.harness._intervals import attach_intervals
 
-        attach_intervals(store, results, n_boot=bootstrap, seed=int(info["config"].get("seed") or 0))
+        attach_intervals(store, results, n_boot=bootstrap, seed=seed)
     from svgarena.harness._edit_overall import edit_overall, insert_edit_overall
 
-    results = insert_edit_overall(results, edit_overall(store, results, n_boot=bootstrap,
-                                                        seed=int(info["config"].get("seed") or 0)))
+    results = insert_edit_overall(results, edit_overall(store, results, n_boot=bootstrap, seed=seed))
     return {
         "run_id": info["run_id"], "status": info["status"], "config": info["config"], "meta": info["meta"],
         "tokenizer": info["meta"].get("tokenizer"), "results": results, "notes": store.notes(),
@@ -243,7 +249,8 @@ def tables(results: dict[str, Any]) -> list[Any]:
                     cells.append(f"{_fmt(m, v['sarena'])}{_ci(m, ci.get('sarena'))} "
                                  f"({_fmt(m, v['ok_only'])}{_ci(m, ci.get('ok_only'))})")
             for s in subjects:
-                cells.append(_fmt("accuracy", r.get("accuracy_by_subject", {}).get(s)))
+                cells.append(_fmt("accuracy", r.get("accuracy_by_subject", {}).get(s))
+                             + _ci("accuracy", (r.get("accuracy_by_subject_ci") or {}).get(s)))
             cells.append(", ".join(f"{k} {v}" for k, v in sorted(r["failures"].items())) or "-")
             table.add_row(*cells)
         out.append(table)

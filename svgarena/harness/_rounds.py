@@ -78,12 +78,16 @@ def _frames(store: RunStore) -> tuple[Any, Any, Any]:
     import pandas as pd
 
     db = store.db
+    # rows in (sample id, epoch) order, as every report interval resamples them: never the store's order
+    # (completion order), so the same rows stored in any order give the same intervals
     traj = pd.read_sql_query(
         "SELECT id, task, model, solver, sample_id, epoch, subject, stop_reason, selection, selected_round, arm "
-        "FROM trajectories WHERE status='done' ORDER BY id", db)
+        "FROM trajectories WHERE status='done' ORDER BY sample_id, epoch, id", db)
     att = pd.read_sql_query(
         "SELECT a.trajectory_id, a.round, a.outcome, a.answer, a.input_tokens, a.output_tokens, a.cost_usd, "
-        "a.latency_s, a.svg_hash, a.model_chose FROM attempts a JOIN trajectories t ON t.id = a.trajectory_id "
+        "a.latency_s, a.svg_hash, a.model_chose, CASE WHEN json_valid(a.extra) THEN "
+        "COALESCE(json_extract(a.extra, '$.model_calls'), 1) ELSE 1 END AS model_calls "  # tools: several per round
+        "FROM attempts a JOIN trajectories t ON t.id = a.trajectory_id "
         "WHERE t.status='done'", db)
     rs = pd.read_sql_query(
         "SELECT r.trajectory_id, r.round, r.metric, r.value, r.ok FROM round_scores r "
@@ -135,6 +139,7 @@ class _Matrices:
 
         self.success = mat(np.where(att["outcome"].to_numpy() == "ok", 100.0, 0.0))
         self.chose = mat(att["model_chose"].fillna(0).to_numpy(dtype=np.float64), fill=0.0)
+        self.calls = mat(att["model_calls"].fillna(1).to_numpy(dtype=np.float64), fill=0.0)
         self.hash = mat(att["svg_hash"].to_numpy(dtype=object), dtype=object, fill=None)
         self.usage = {k: mat(att[k].to_numpy(dtype=np.float64))
                       for k in ("input_tokens", "output_tokens", "cost_usd", "latency_s")}
@@ -250,7 +255,7 @@ def _group_report(mx: _Matrices, key: tuple, rows: Any, *, eps: dict[str, float]
             usage[k] = float(vals.mean()) if len(vals) else None
             if k != "svg_bytes":
                 usage[f"{k}_total"] = float(vals.sum()) if len(vals) else 0.0
-        usage["calls"] = int(act.sum())
+        usage["calls"] = int(mx.calls[rows, r][act].sum())  # model calls, not rounds: a tools round may hold several
         entry["usage"] = usage
         if r > 0:
             both = act & active[:, r - 1]

@@ -15,15 +15,17 @@ from svgarena.harness._budget import match
 TASK = "icon/img2svg"
 
 
-def _arm_run(path: Path, arm: dict, calls: dict[str, list[tuple[int, int]]], ssim: float) -> Path:
-    """One run of one arm: per sample, its rounds as (input, output) tokens."""
+def _arm_run(path: Path, arm: dict, calls: dict[str, list[tuple[int, ...]]], ssim: float) -> Path:
+    """One run of one arm: per sample, its rounds as (input, output) tokens, or (input, output, model calls)
+    for a tools-like round that holds several model calls (``attempts.extra.model_calls``)."""
     path.mkdir(parents=True)
     store = RunStore(path / "run.sqlite")
     store.init_run(path.name, {"seed": 0}, {})
     for sid, rounds in calls.items():
         tid = store.start_trajectory(TrajectoryKey(TASK, "m", arm["solver"], sid, 0))
-        for r, (i, o) in enumerate(rounds):
-            store.add_attempt(tid, {"round": r, "outcome": "ok", "input_tokens": i, "output_tokens": o})
+        for r, (i, o, *n) in enumerate(rounds):
+            store.add_attempt(tid, {"round": r, "outcome": "ok", "input_tokens": i, "output_tokens": o,
+                                    **({"extra": {"model_calls": n[0]}} if n else {})})
         store.finish_trajectory(tid, outcome="ok", answer=None, scores=[("ssim", ssim + 0.01 * int(sid), True, None)],
                                 arm=arm, round_scores=[(r, "ssim", ssim, True, None) for r in range(len(rounds))])
     store.close()
@@ -73,6 +75,11 @@ def test_match_tolerance_and_cli_tables(tmp_path: Path) -> None:
     assert c["budget"]["match"]["matched"] and c["budget"]["baseline"]["calls_per_sample"] == 2.0
     bad = CliRunner().invoke(app, ["compare", str(a.parent), str(b.parent), "--budget-tolerance", "-1"])
     assert bad.exit_code == 2 and "--budget-tolerance" in bad.output
+    # a tools round that holds three model calls counts three, not one
+    t = _arm_run(tmp_path / "t", {"solver": "tools", "feedback": "tool", "oracle": False},
+                 {"1": [(100, 50, 3)], "2": [(100, 50), (100, 50)]}, 0.5)
+    (c,) = compare_runs([a, t], n_boot=50)["comparisons"]
+    assert (c["budget"]["baseline"]["calls"], c["budget"]["other"]["calls"]) == (4, 5)
 
 
 def test_compare_by_subject_and_first_round_quintile(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from svgarena.cli import app
-from svgarena.harness import RunStore, TrajectoryKey, compare_runs, load_results
+from svgarena.harness import RunStore, TrajectoryKey, bootstrap_mean, compare_runs, load_results
 
 TASK = "icon/understanding"
 GEN = "icon/edit/color_simple"
@@ -97,10 +97,11 @@ def test_report_cell_interval_recomputed_from_sqlite_by_hand(tmp_path: Path) -> 
     res = load_results(tmp_path / "run", bootstrap=400)
     (entry,) = [r for r in res["results"] if r["task"] == GEN]  # not the icon/edit overall row
     cell = entry["metrics"]["ssim"]
-    # by hand, straight from run.sqlite: the SArena view is every stored ssim value
+    # by hand, straight from run.sqlite: the SArena view is every stored ssim value, in (sample id, epoch)
+    # order as the report resamples them (sample ids are text: "0", "1", "10", "11", ..., "2", ...)
     db = sqlite3.connect(tmp_path / "run" / "run.sqlite")
     values = [v for (v,) in db.execute("SELECT s.value FROM scores s JOIN trajectories t ON t.id = s.trajectory_id "
-                                       "WHERE s.metric='ssim' AND t.status='done' ORDER BY t.id")]
+                                       "WHERE s.metric='ssim' AND t.status='done' ORDER BY t.sample_id, t.epoch")]
     ok_values = [v for (v,) in db.execute("SELECT value FROM scores WHERE metric='ssim' AND ok=1")]
     db.close()
     idx = np.random.default_rng(5).integers(0, len(values), size=(400, len(values)))
@@ -117,15 +118,79 @@ def test_report_cell_interval_recomputed_from_sqlite_by_hand(tmp_path: Path) -> 
 
 
 def test_report_clusters_by_sample_when_epochs_repeat(tmp_path: Path) -> None:
-    store = _store(tmp_path / "run")
-    for epoch in (0, 1):
-        _add(store, TASK, "m", "a", True, {"accuracy": 0.0}, epoch)
-        _add(store, TASK, "m", "b", True, {"accuracy": 100.0}, epoch)
+    store = _store(tmp_path / "run", seed=2)
+    rng = np.random.default_rng(4)
+    values = {(f"s{i}", e): float(rng.uniform(0, 1)) for i in range(10) for e in (0, 1)}
+    for (sid, epoch), v in values.items():
+        _add(store, GEN, "m", sid, True, {"ssim": v}, epoch)
     store.close()
-    ci = load_results(tmp_path / "run", bootstrap=300)["results"][0]["metrics"]["accuracy"]["ci"]["sarena"]
-    assert ci["n"] == 4 and ci["mean"] == 50.0
-    # clusters of two identical epochs: resampled means are only 0, 50 or 100
-    assert (ci["lo"], ci["hi"]) == (0.0, 100.0)
+    ci = next(r for r in load_results(tmp_path / "run", bootstrap=500)["results"]
+              if r["task"] == GEN)["metrics"]["ssim"]["ci"]["sarena"]
+    keys = sorted(values)
+    v = np.array([values[k] for k in keys])
+    assert ci["n"] == 20 and ci["mean"] == pytest.approx(v.mean())
+    # clustered by hand: draw 10 sample ids per resample; each brings both its epochs
+    per_sample = v.reshape(10, 2).sum(axis=1)
+    draws = np.random.default_rng(2).integers(0, 10, size=(500, 10))
+    clustered = np.quantile(per_sample[draws].sum(axis=1) / 20, [0.025, 0.975])
+    # unclustered: the 20 rows drawn one by one, as if the epochs were independent samples
+    flat = np.quantile(v[np.random.default_rng(2).integers(0, 20, size=(500, 20))].mean(axis=1), [0.025, 0.975])
+    assert tuple(clustered) != pytest.approx(tuple(flat), abs=1e-3)
+    assert (ci["lo"], ci["hi"]) == pytest.approx(tuple(clustered))
+    assert bootstrap_mean(v, n_boot=500, seed=2, clusters=[k[0] for k in keys]).lo == pytest.approx(clustered[0])
+
+
+def _add_rounds(store: RunStore, task: str, model: str, sid: str, epoch: int, rounds: list[tuple[bool, float]],
+                subject: str | None = None) -> None:
+    """A refine trajectory: one attempt, round score and (for the last round) headline score per round."""
+    tid = store.start_trajectory(TrajectoryKey(task, model, "refine", sid, epoch), subject=subject)
+    metric = "accuracy" if task == TASK else "ssim"
+    for r, (ok, v) in enumerate(rounds):
+        store.add_attempt(tid, {"round": r, "outcome": "ok" if ok else "parse_error"})
+    ok, v = rounds[-1]
+    store.finish_trajectory(tid, outcome="ok" if ok else "parse_error", answer=None, scores=[(metric, v, ok, None)],
+                            round_scores=[(r, metric, val, o, None) for r, (o, val) in enumerate(rounds)])
+
+
+def _without_keys(x: object, drop: set[str]) -> object:
+    if isinstance(x, dict):
+        return {k: _without_keys(v, drop) for k, v in x.items() if k not in drop}
+    if isinstance(x, list):
+        return [_without_keys(v, drop) for v in x]
+    return x
+
+
+def test_intervals_do_not_depend_on_the_order_rows_were_stored(tmp_path: Path) -> None:
+    from svgarena.harness import rounds_report
+
+    rng = np.random.default_rng(8)
+    items = []  # edit subtasks (and the icon/edit overall row), understanding by subject; 2 epochs; 3 rounds
+    for task in (GEN, "icon/edit/crop", TASK):
+        for i in range(12):
+            for epoch in (0, 1):
+                rounds = [(bool(rng.integers(0, 4)), float(100 * rng.integers(0, 2) if task == TASK else rng.uniform()))
+                          for _ in range(3)]
+                items.append((task, str(i), epoch, rounds, ["Color", "Geometry"][i % 2] if task == TASK else None))
+    reports = []
+    for name, ordered in (("forward", items), ("reverse", items[::-1]),
+                          ("shuffled", [items[k] for k in rng.permutation(len(items))])):
+        store = _store(tmp_path / name, seed=9)
+        for task, sid, epoch, rounds, subject in ordered:
+            _add_rounds(store, task, "m", sid, epoch, rounds, subject)
+        store.close()
+        res = load_results(tmp_path / name, bootstrap=300)
+        ro = RunStore.open_existing(tmp_path / name / "run.sqlite", readonly=True)
+        try:
+            rounds_out = rounds_report(ro, n_boot=300, seed=9, by="subject")
+        finally:
+            ro.close()
+        reports.append((_without_keys(res["results"], {"usage"}), rounds_out))
+    (fwd_res, fwd_rounds) = reports[0]
+    assert any(r.get("overall_of") for r in fwd_res) and any(r.get("accuracy_by_subject_ci") for r in fwd_res)
+    assert fwd_res[0]["success_rate_ci"]["lo"] is not None
+    for res, rounds_out in reports[1:]:
+        assert res == fwd_res
+        assert rounds_out == fwd_rounds
 
 
 def test_set_level_metrics_are_marked_point_estimates(tmp_path: Path) -> None:
@@ -141,3 +206,55 @@ def test_set_level_metrics_are_marked_point_estimates(tmp_path: Path) -> None:
     assert fid["point_estimate"] is True and "ci" not in fid
     shown = CliRunner().invoke(app, ["report", str(tmp_path / "run"), "--bootstrap", "50"])
     assert shown.exit_code == 0 and "12.50 (12.50)*" in shown.output
+
+
+def _add_solver(store: RunStore, task: str, model: str, solver: str, sid: str, ok: bool, scores: dict[str, float]) -> None:
+    tid = store.start_trajectory(TrajectoryKey(task, model, solver, sid, 0))
+    store.add_attempt(tid, {"round": 0, "outcome": "ok" if ok else "parse_error"})
+    store.finish_trajectory(tid, outcome="ok" if ok else "parse_error", answer=None,
+                            scores=[(m, v, ok, None) for m, v in scores.items()])
+
+
+def test_compare_baseline_picks_the_group_every_other_is_paired_with(tmp_path: Path) -> None:
+    store = _store(tmp_path / "r1")
+    for i in range(20):  # two models, each direct and refine; refine improves ssim
+        for model in ("m/a", "m/b"):
+            _add_solver(store, GEN, model, "direct", str(i), True, {"ssim": 0.5 + 0.001 * i})
+            _add_solver(store, GEN, model, "refine", str(i), True, {"ssim": 0.6 + 0.001 * i + 0.0001 * (i % 3)})
+        _add_solver(store, TASK, "m/a", "direct", str(i), True, {"accuracy": 100.0})  # no m/b here
+    store.close()
+    db = [tmp_path / "r1" / "run.sqlite"]
+
+    def pairs(res: dict) -> set[tuple[str, str, str]]:
+        return {(c["task"], f"{c['baseline']['model']}:{c['baseline']['solver']}",
+                 f"{c['other']['model']}:{c['other']['solver']}") for c in res["comparisons"]}
+
+    # default: the first group per task (m/a direct)
+    assert pairs(compare_runs(db, n_boot=50)) == {(GEN, "m/a:direct", o) for o in ("m/a:refine", "m/b:direct",
+                                                                                  "m/b:refine")}
+    # "model A direct vs model A refine" with model B in the run: the baseline by its printed label
+    res = compare_runs(db, n_boot=50, baseline="m/a [refine]")
+    assert pairs(res) == {(GEN, "m/a:refine", o) for o in ("m/a:direct", "m/b:direct", "m/b:refine")}
+    assert res["baseline"] == "m/a [refine]" and res["baseline_missing_tasks"] == [TASK]
+    a_vs_refine = next(c for c in res["comparisons"] if c["other"]["model"] == "m/a")
+    assert next(r for r in a_vs_refine["metrics"] if r["metric"] == "ssim")["verdict"] == "worse"
+    # an exact label wins over labels that merely contain it; a part of one label is enough
+    assert {b for _, b, _ in pairs(compare_runs(db, n_boot=50, baseline="m/b"))} == {"m/b:direct"}
+    assert {b for _, b, _ in pairs(compare_runs(db, n_boot=50, baseline="b [ref"))} == {"m/b:refine"}
+    with pytest.raises(ValueError, match="matches 2 groups of icon/edit/color_simple"):
+        compare_runs(db, n_boot=50, baseline="refine")
+    with pytest.raises(ValueError, match="matches no group; the groups are: m/a, m/a \\[refine\\], m/b"):
+        compare_runs(db, n_boot=50, baseline="m/c")
+    # across runs the label carries the run folder name: RUN:MODEL[ [ARM]]
+    s2 = _store(tmp_path / "r2")
+    for i in range(20):
+        _add_solver(s2, GEN, "m/a", "direct", str(i), True, {"ssim": 0.5 + 0.001 * i})
+    s2.close()
+    out = CliRunner().invoke(app, ["compare", str(tmp_path / "r1"), str(tmp_path / "r2"), "--baseline", "r2:m/a",
+                                   "--json", "--bootstrap", "50"])
+    assert out.exit_code == 0, out.output
+    got = json.loads(out.stdout)
+    assert {(c["baseline"]["run"], c["baseline"]["model"]) for c in got["comparisons"]} == {("r2", "m/a")}
+    assert len(got["comparisons"]) == 4
+    table = CliRunner().invoke(app, ["compare", str(tmp_path / "r1"), "--baseline", "m/b", "--bootstrap", "50"])
+    assert table.exit_code == 0 and "icon/understanding: no group matches --baseline 'm/b'" in table.output

@@ -66,6 +66,15 @@ def test_per_round_means_carry_forward_transitions_and_usage(tmp_path: Path) -> 
     u2 = g["per_round"][2]["usage"]
     assert (u2["calls"], u2["input_tokens"], u2["input_tokens_total"]) == (2, 30.0, 60.0)
     assert g["stop_reasons"] == {"rounds exhausted": 2, "done marker": 1}
+    # a tools-like round holding three model calls (attempts.extra.model_calls) counts three calls, not one
+    db = tmp_path / "r" / "run.sqlite"
+    con = sqlite3.connect(db)
+    con.execute("""UPDATE attempts SET extra='{"model_calls": 3}' WHERE round=2 AND trajectory_id=(SELECT id FROM """
+                "trajectories WHERE sample_id='a')")
+    con.commit()
+    con.close()
+    (g,) = _report(db)["groups"]
+    assert [r["usage"]["calls"] for r in g["per_round"]] == [3, 3, 4]
 
 
 def test_epsilon_override_turns_small_changes_into_unchanged(tmp_path: Path) -> None:
