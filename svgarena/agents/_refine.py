@@ -8,6 +8,7 @@ image ever sits in graph state. ``resample`` asks the original prompt ``ctx.samp
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from typing import Any, TypedDict
 
@@ -104,7 +105,8 @@ async def refine(sample: Sample, task: Task, model: Model, ctx: SolverContext) -
         # attempt_once already extracted and rendered the answer (in the sandbox); add the markers the
         # decision needs and, for an oracle arm, the harness's scores against the reference
         attempt = pending["now"]
-        attempt.model_chose = DONE_MARKER in (attempt.reply or "")
+        # the done marker chooses this round only when it carries an SVG; a bare "<done/>" chooses the round before
+        attempt.model_chose = DONE_MARKER in (attempt.reply or "") and attempt.answer is not None
         await _score_oracle(attempt, ctx)
         return {}
 
@@ -114,8 +116,10 @@ async def refine(sample: Sample, task: Task, model: Model, ctx: SolverContext) -
         h = _hash(attempt.answer)
         if attempt.outcome is Outcome.MODEL_ERROR and not attempt.reply:
             stop = "model error"
-        elif attempt.model_chose:
+        elif DONE_MARKER in (attempt.reply or ""):
             stop = "done marker"
+            if not attempt.model_chose:
+                _choose_previous(traj, ctx, attempt)
         elif k > 0 and h is not None and h == state["last_hash"]:
             stop = "identical svg"
         elif _oracle_stop(attempt, ctx):
@@ -168,6 +172,22 @@ async def refine(sample: Sample, task: Task, model: Model, ctx: SolverContext) -
                               config={"recursion_limit": 4 * max(ctx.rounds, 1) + 8})
     traj.stop_reason = final["stop"]
     return traj
+
+
+def _choose_previous(traj: Trajectory, ctx: SolverContext, attempt: Attempt) -> None:
+    """A done marker with no SVG: the model keeps its previous answer, so the last earlier round that had an SVG
+    becomes its choice (reported again, so the store's row says so). The marker round stays recorded as it was."""
+    for i in range(len(traj.attempts) - 1, -1, -1):
+        prev = traj.attempts[i]
+        if prev.answer is None:
+            continue
+        # a copy: the store may still be encoding the reported round in a thread
+        chosen = dataclasses.replace(prev, model_chose=True, extra=dict(prev.extra))
+        traj.attempts[i] = chosen
+        attempt.extra["done_marker_chose"] = chosen.round
+        if ctx.on_attempt:
+            ctx.on_attempt(chosen)
+        return
 
 
 @solver("resample")

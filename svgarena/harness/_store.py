@@ -172,8 +172,10 @@ def _attempt_values(attempt: dict[str, Any]) -> list[Any]:
     return values
 
 
-class StoreVersionError(RuntimeError):
-    """A run store this code cannot open as asked (too new, or too old for a read-only open)."""
+class StoreVersionError(RuntimeError, ValueError):
+    """A run store this code cannot open as asked (too new, or too old for a read-only open).
+
+    Also a ValueError, so every CLI command that opens a store ends with its one ``error:`` line."""
 
 
 def store_version(db: sqlite3.Connection) -> int:

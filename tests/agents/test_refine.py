@@ -78,6 +78,26 @@ def test_done_marker_stops_and_is_the_models_choice() -> None:
 
 
 @pytest.mark.timeout(60)
+def test_bare_done_marker_chooses_the_previous_svg_round() -> None:
+    """"Looks right. <done/>" with no SVG keeps the previous answer: that round is the model's choice, so
+    --select best-model never picks the failed marker round; the marker round stays recorded."""
+    from svgarena.harness._select import select_round
+    from svgarena.outcome import Outcome
+
+    traj, model, hooked = _solve("refine", [GOOD.format(r=1), GOOD.format(r=2), "Looks right. " + DONE_MARKER],
+                                 rounds=5)
+    assert traj.stop_reason == "done marker" and len(traj.attempts) == 3 and len(model.seen) == 3
+    marker = traj.attempts[2]
+    assert marker.outcome is Outcome.NO_SVG and not marker.model_chose and marker.extra["done_marker_chose"] == 1
+    assert [a.model_chose for a in traj.attempts] == [False, True, False]
+    assert hooked == [(0, "render"), (1, "render"), (1, "render"), (2, "")]  # round 1 reported again, now chosen
+    assert select_round(traj.attempts, {}, "best-model") == 1
+    # a bare marker on round 0 has nothing to keep: no round is chosen, best-model falls back to the last
+    traj, _, _ = _solve("refine", [DONE_MARKER], rounds=3)
+    assert traj.stop_reason == "done marker" and [a.model_chose for a in traj.attempts] == [False]
+
+
+@pytest.mark.timeout(60)
 def test_none_feedback_is_a_plain_review_turn() -> None:
     traj, model, _ = _solve("refine", [GOOD.format(r=1), GOOD.format(r=2)], rounds=2, feedback="none")
     assert model.seen[1][-1]["content"] == traj.attempts[0].feedback  # a plain string turn

@@ -108,6 +108,25 @@ def test_select_last_and_best_model_with_done_marker(tmp_path: Path) -> None:
     assert all(ssim[(sid, 1)] > ssim[(sid, 0)] for sid, _ in ssim)
 
 
+def _bare_done(refs: dict[str, str]):
+    """Poor SVG, then the reference once shown its render, then a bare "Looks right. <done/>" with no SVG."""
+    first = _model(refs)
+
+    def reply(body: dict[str, Any]) -> str:
+        return first(body) if len(body["messages"]) <= 3 else "Looks right. <done/>"
+    return reply
+
+
+@pytest.mark.timeout(120)
+def test_bare_done_marker_selects_the_previous_svg_round(tmp_path: Path) -> None:
+    db, _ = _run(tmp_path, _bare_done, "bare", solver="refine", rounds=5, select="best-model")
+    assert set(_q(db, "SELECT stop_reason, selected_round FROM trajectories")) == {("done marker", 1)}
+    # the marker round is kept (no_svg), the round it kept is the model's choice in the store
+    assert set(_q(db, "SELECT round, outcome, model_chose FROM attempts")) == {
+        (0, "ok", 0), (1, "ok", 1), (2, "no_svg", 0)}
+    assert all(v == pytest.approx(1.0) for v, in _q(db, "SELECT value FROM scores WHERE metric='ssim'"))
+
+
 @pytest.mark.timeout(120)
 def test_none_feedback_sends_no_image_and_stops_on_rounds_or_identical_svg(tmp_path: Path) -> None:
     db, srv = _run(tmp_path / "a", lambda refs: _model(refs), "none", solver="refine", rounds=4, feedback="none")
@@ -140,3 +159,33 @@ def test_temperature_reaches_the_request_and_bad_select_is_one_line(tmp_path: Pa
                           "--out", str(tmp_path / "runs2")], capture_output=True, text=True, timeout=120,
                          env=dict(os.environ))
     assert res.returncode != 0 and "unknown --select 'best'" in res.stderr and "Traceback" not in res.stderr
+
+
+@pytest.mark.timeout(120)
+def test_choice_tasks_under_refine_say_once_per_model_that_they_ran_direct(tmp_path: Path) -> None:
+    from svgarena.harness import RunConfig, execute
+
+    class Notes:
+        def __init__(self) -> None:
+            self.lines: list[str] = []
+
+        def start(self, task: str, model: str, total: int) -> None: ...
+
+        def advance(self, task: str, model: str, outcome: Any) -> None: ...
+
+        def note(self, text: str) -> None:
+            self.lines.append(text)
+
+    models = ["baseline/oracle", "baseline/blank"]
+    config = RunConfig(suite="sarena-mini", tasks=["icon/understanding"], models=models, solver="refine", rounds=3,
+                       limit=2, out=str(tmp_path / "runs"), run_id="choice", workers=1, preflight=False)
+    progress = Notes()
+    asyncio.run(execute(config, progress=progress))
+    db = tmp_path / "runs" / "choice" / "run.sqlite"
+    notes = _q(db, "SELECT task, model, text FROM notes ORDER BY id")
+    assert [(t, m) for t, m, _ in notes] == [("icon/understanding", m) for m in models]
+    assert all(text == f"icon/understanding: choice task, answered directly for {m} (refine does not apply)"
+               for _, m, text in notes)
+    assert progress.lines == [text for _, _, text in notes]
+    assert set(_q(db, "SELECT stop_reason FROM trajectories")) == {("choice task: direct",)}
+    assert len(_q(db, "SELECT id FROM trajectories")) == 4

@@ -93,3 +93,54 @@ def test_rounds_feedback_and_selection_are_stored(tmp_path: Path) -> None:
     store.put_heartbeat("runner", {"in_flight": 3})
     assert store.heartbeats()["runner"]["in_flight"] == 3
     store.close()
+
+
+def _newer_store(path: Path) -> None:
+    RunStore(path).close()
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version={STORE_VERSION + 1}")
+    db.commit()
+    db.close()
+
+
+# Commands that open a run store: on a store this code cannot open as asked each ends with one `error:` line.
+# A version-1 store is migrated by the commands that open it for writing (report, score, run --resume), so only
+# the read-only ones refuse it; a store from a newer svgarena is refused by every one.
+_READONLY_COMMANDS = {
+    "compare": ["compare", "{run}", "{run}"],
+    "export": ["export", "{run}", "{tmp}/exported"],
+    "merge": ["merge", "{run}", "--into", "{tmp}/merged"],
+    "watch": ["watch", "{run}", "--no-live", "--timeout", "1"],
+}
+_ALL_COMMANDS = {
+    **_READONLY_COMMANDS,
+    "report": ["report", "{run}"],
+    "report-rounds": ["report", "{run}", "--rounds"],
+    "report-html": ["report", "{run}", "--html", "{tmp}/r.html"],
+    "score": ["score", "{run}", "--metrics", "ssim"],
+    "run-resume": ["run", "--resume", "r", "--no-preflight", "--model", "baseline/oracle", "--task", "icon/img2svg"],
+}
+
+
+@pytest.mark.parametrize(("kind", "command"), [("v1", c) for c in _READONLY_COMMANDS]
+                         + [("newer", c) for c in _ALL_COMMANDS])
+def test_cli_commands_refuse_a_store_they_cannot_open_with_one_line(kind: str, command: str, tmp_path: Path,
+                                                                      monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from svgarena.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SVGARENA_CONFIG_DIR", str(tmp_path / "config"))
+    run_dir = tmp_path / "runs" / "r"
+    run_dir.mkdir(parents=True)
+    (_v1_store if kind == "v1" else _newer_store)(run_dir / "run.sqlite")
+    argv = [a.format(run=run_dir, tmp=tmp_path) for a in _ALL_COMMANDS[command]]
+    res = CliRunner().invoke(app, argv)
+    assert res.exception is None or isinstance(res.exception, SystemExit), (
+        f"{command}: {type(res.exception).__name__}: {res.exception}")
+    assert res.exit_code == 2, (command, res.exit_code, res.stdout, res.stderr)
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), (command, res.stderr)
+    assert ("svgarena report" if kind == "v1" else "newer svgarena") in lines[0], lines[0]
+    assert "Traceback" not in res.stdout + res.stderr
