@@ -45,6 +45,7 @@ def _run_dashboard(console, run_dir: Path, no_live: bool):
 
 @app.command()
 def run(
+    ctx: typer.Context,
     suite: Annotated[str, typer.Option(help="sarena-mini (bundled), sarena (needs --data), or a folder in SArena layout.", rich_help_panel="What")] = "sarena-mini",
     data: Annotated[Optional[str], typer.Option(help="The unzipped SArena folder for --suite sarena (or $SVGARENA_DATA).", rich_help_panel="What")] = None,
     task: Annotated[Optional[list[str]], typer.Option("--task", "-t", help="Task id or glob, repeatable (icon/*, */img2svg). Default: every task in the suite.", rich_help_panel="What")] = None,
@@ -124,7 +125,7 @@ def run(
         stop_on=stop_on, oracle_threshold=oracle_threshold,
         max_tool_calls=max_tool_calls, tool_protocol=tool_protocol,
     )
-    _supervise_ray_run(config, resume, executor)
+    _supervise_ray_run(ctx, config, resume, executor)
     progress = _run_dashboard(console, config.run_dir, no_live)
     try:
         scoring = ScoringOptions(device=device, batch_size=batch_size, half=half, weights_dir=weights_dir,
@@ -151,7 +152,7 @@ def run(
         raise typer.Exit(3)
 
 
-def _supervise_ray_run(config: Any, resume: Optional[str], executor: Optional[str]) -> None:
+def _supervise_ray_run(ctx: typer.Context, config: Any, resume: Optional[str], executor: Optional[str]) -> None:
     """On a Ray cluster, run the driver as a supervised child and end with its status (``harness/_supervise.py``).
 
     Not in the child itself, and not where stdout/stderr are no real files (an in-process test runner).
@@ -168,7 +169,7 @@ def _supervise_ray_run(config: Any, resume: Optional[str], executor: Optional[st
         sys.stdout.fileno(), sys.stderr.fileno()
     except (AttributeError, OSError, ValueError):
         return
-    argv = _command_line(typer.get_current_context())
+    argv = _command_line(ctx)
     if resume is None and "--run-id" not in argv:  # the child must write the run folder named here
         argv += ["--run-id", config.run_id]
     sys.stdout.flush()
