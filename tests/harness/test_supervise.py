@@ -147,6 +147,8 @@ def test_a_signal_to_the_parent_reaches_the_driver_once(tmp_path: Path) -> None:
     assert Path(f"/proc/{child}/stat").read_text().split()[4] == str(child)  # the child leads its own group
     parent.send_signal(signal.SIGINT)
     out, _ = parent.communicate(timeout=30)
-    # watch ends with 130 on SIGINT; it never closes a store, so the parent finds it 'running' and says so
-    assert out.strip() == ("2 error: the run's driver process ended unexpectedly (exit 130); "
-                           "the run is saved, finish it with: RESUME")
+    # watch ends with 130 on SIGINT (or, when the signal lands while it is still importing, dies of it); it never
+    # closes a store, so the parent finds it 'running' and says so
+    ends = [f"2 error: the run's driver process ended unexpectedly ({how}); the run is saved, finish it with: RESUME"
+            for how in ("exit 130", "killed by signal SIGINT")]
+    assert out.strip() in ends
