@@ -330,6 +330,10 @@ def _figures(args: argparse.Namespace, wall: float, renders_per_s: float,
         # to the in-flight oscillation (256 samples in flight, each holding its render until it is stored)
         "harness_rss_peak_growth_mb": round((max((x[1] for x in series if x[3] >= n / 2), default=0)
                                              - max((x[1] for x in series if 0 < x[3] < n / 2), default=0)) / 2**20, 1),
+        # the same while samples are still running: the end-of-run results table (every sample at once) left out
+        "harness_rss_peak_growth_running_mb": round((max((x[1] for x in series if n / 2 <= x[3] < n), default=0)
+                                                     - max((x[1] for x in series if 0 < x[3] < n / 2), default=0))
+                                                    / 2**20, 1),
         "tree_rss_peak_mb": round(max((s[2] for s in series), default=0) / 2**20, 1),
         "tree_rss_second_half_growth_mb": round((max(tree_half, default=0) - tree_at_half) / 2**20, 1),
         "store_mb": round((_size(run_dir / "run.sqlite") + _size(run_dir / "run.sqlite-wal")) / 2**20, 1),
@@ -348,7 +352,8 @@ def _print(f: dict) -> None:
         print(f"throughput: first half {f['first_half_per_s']}/s, second half {f['second_half_per_s']}/s")
     print(f"harness RSS: peak {f['harness_rss_peak_mb']} MB, {f['harness_rss_at_half_mb']} MB at half time, "
           f"second half grows {f['harness_rss_second_half_growth_mb']} MB (peak over the second half of the samples "
-          f"vs the first: {f['harness_rss_peak_growth_mb']:+} MB); process tree peak {f['tree_rss_peak_mb']} MB "
+          f"vs the first: {f['harness_rss_peak_growth_mb']:+} MB, {f['harness_rss_peak_growth_running_mb']:+} MB "
+          f"before the last sample finished); process tree peak {f['tree_rss_peak_mb']} MB "
           f"(second half +{f['tree_rss_second_half_growth_mb']} MB)")
     print(f"harness CPU: {f['harness_cpu_s']} s over its process tree, {f['harness_cpu_ms_per_sample']} ms per sample; "
           f"startup (to the first sample) {f['startup_s']} s; load average {f['load_average']['mean_during']} "
