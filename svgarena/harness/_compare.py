@@ -20,7 +20,7 @@ from typing import Any
 from svgarena.harness._budget import BUDGET_TOLERANCE, match, spent
 from svgarena.harness._rounds import arm_of
 from svgarena.harness._stats import holm, mcnemar_exact, paired_bootstrap, wilcoxon_test
-from svgarena.harness._store import RunStore
+from svgarena.harness._store import ROUND_MODEL_CALLS_SQL, RunStore
 from svgarena.outcome import Outcome
 
 #: Metrics where a smaller value is the better one.
@@ -51,8 +51,7 @@ def _load(path: Path, label: str) -> dict[tuple[str, str, str], dict[str, Any]]:
             if g is not None and r[6] is not None:
                 g.setdefault("first", defaultdict(dict))[(r[3], r[4])][r[5]] = float(r[6])
         for a in store.db.execute(
-                "SELECT t.task, t.model, t.solver, t.sample_id, t.epoch, SUM(CASE WHEN json_valid(a.extra) THEN "
-                "COALESCE(json_extract(a.extra, '$.model_calls'), 1) ELSE 1 END), "  # model calls: a tools round may hold several
+                f"SELECT t.task, t.model, t.solver, t.sample_id, t.epoch, SUM({ROUND_MODEL_CALLS_SQL}), "
                 "SUM(COALESCE(a.input_tokens, 0) + COALESCE(a.output_tokens, 0)) FROM attempts a JOIN trajectories t "
                 "ON t.id = a.trajectory_id WHERE t.status='done' GROUP BY t.id"):
             g = groups.get((a[0], a[1], a[2]))

@@ -77,19 +77,6 @@ def _labels(results: list[dict[str, Any]]) -> dict[tuple[str, str, str], str]:
     return {(r["task"], r["model"], r["solver"]): _label(r["model"], r["solver"], r.get("oracle_use")) for r in results}
 
 
-def _traj_label(t: Any, labels: dict[tuple[str, str, str], str]) -> str:
-    """A trajectory's label: its group's, else from its own arm (a trajectory the results did not cover)."""
-    key = (t["task"], t["model"], t["solver"])
-    if key in labels:
-        return labels[key]
-    try:
-        arm = json.loads(t["arm"]) if t["arm"] else {}
-    except (ValueError, IndexError, KeyError):
-        arm = {}
-    use = (arm.get("oracle_use") or ["oracle"]) if isinstance(arm, dict) and arm.get("oracle") else None
-    return _label(t["model"], t["solver"], use)
-
-
 def _label_html(label: str) -> str:
     """A label, escaped, its ORACLE mark in red."""
     base, mark, rest = label.partition(" ORACLE (")
@@ -549,7 +536,8 @@ class _Gallery:
             })
         head = scores.get(selected, {})
         return {
-            "id": t["id"], "task": t["task"], "model": _traj_label(t, self.labels), "sample_id": t["sample_id"],
+            "id": t["id"], "task": t["task"], "sample_id": t["sample_id"],
+            "model": self.labels.get((t["task"], t["model"], t["solver"])) or _label(t["model"], t["solver"]),
             "epoch": t["epoch"], "outcome": t["outcome"] or "", "stop_reason": t["stop_reason"],
             "selection": t["selection"], "selected": selected, "inputs": inputs, "renders": renders,
             "prompt": sample.prompt if sample is not None else None,

@@ -21,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from svgarena.harness._store import RunStore
+from svgarena.harness._store import ROUND_MODEL_CALLS_SQL, RunStore
 
 #: Noise floor per metric: a round-to-round change smaller than this counts as unchanged.
 #: SSIM/LPIPS/DINO are on 0-1 scales; PSNR in dB; CLIP and ViCLIP scores are 100 x cosine,
@@ -85,8 +85,7 @@ def _frames(store: RunStore) -> tuple[Any, Any, Any]:
         "FROM trajectories WHERE status='done' ORDER BY sample_id, epoch, id", db)
     att = pd.read_sql_query(
         "SELECT a.trajectory_id, a.round, a.outcome, a.answer, a.input_tokens, a.output_tokens, a.cost_usd, "
-        "a.latency_s, a.svg_hash, a.model_chose, CASE WHEN json_valid(a.extra) THEN "
-        "COALESCE(json_extract(a.extra, '$.model_calls'), 1) ELSE 1 END AS model_calls "  # tools: several per round
+        f"a.latency_s, a.svg_hash, a.model_chose, {ROUND_MODEL_CALLS_SQL} AS model_calls "  # tools: several per round
         "FROM attempts a JOIN trajectories t ON t.id = a.trajectory_id "
         "WHERE t.status='done'", db)
     rs = pd.read_sql_query(

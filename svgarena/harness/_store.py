@@ -157,6 +157,9 @@ ATTEMPT_COLUMNS = ("round", "outcome", "reason", "reply", "answer", "rule", "inp
                    "cost_usd", "latency_s", "retries", "renderer", "render_seconds", "feedback", "feedback_mode",
                    "feedback_images", "media", "svg_hash", "model_chose", "tool_calls", "malformed_calls", "extra")
 _JSON_ATTEMPT_COLUMNS = ("feedback_images", "media", "extra")
+# SQL for the model calls of one round ``a`` of attempts: one, or the ``model_calls`` a tools round records
+ROUND_MODEL_CALLS_SQL = ("CASE WHEN json_valid(a.extra) THEN COALESCE(json_extract(a.extra, '$.model_calls'), 1) "
+                         "ELSE 1 END")
 
 
 def _attempt_values(attempt: dict[str, Any]) -> list[Any]:
